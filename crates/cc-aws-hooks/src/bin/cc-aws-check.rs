@@ -1,0 +1,17 @@
+//! `UserPromptSubmit` hook: warns before a login is needed; never blocks.
+
+use std::process::ExitCode;
+
+use keepalive_core::{ctx::Ctx, hooks};
+
+fn main() -> ExitCode {
+    if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
+        return ExitCode::from(code);
+    }
+    let stdin = cc_aws_hooks::read_stdin();
+    let ctx = Ctx::from_process();
+    let out = hooks::check::run(&ctx, &stdin);
+    // Whatever happened, the prompt goes through.
+    let _ = cc_aws_hooks::emit(&out);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,34 @@
+//! The little the four hook binaries share: reading stdin, printing an output.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use keepalive_core::hook_io::MAX_STDIN;
+use keepalive_core::hooks::Output;
+
+/// Reads stdin up to [`MAX_STDIN`] bytes; nothing when it is a terminal (run by
+/// hand) so we never wait for typing.
+pub fn read_stdin() -> Vec<u8> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    let _ = stdin.lock().take(MAX_STDIN as u64).read_to_end(&mut buf);
+    buf
+}
+
+/// Prints an [`Output`] and turns its code into the exit code. A closed stdout
+/// or stderr is ignored rather than a panic.
+pub fn emit(out: &Output) -> ExitCode {
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(out.stdout.as_bytes());
+        let _ = stdout.flush();
+    }
+    let mut stderr = std::io::stderr().lock();
+    for line in &out.stderr {
+        let _ = writeln!(stderr, "{line}");
+    }
+    ExitCode::from(out.code)
+}

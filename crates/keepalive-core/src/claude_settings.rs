@@ -1,0 +1,1 @@
+//! Merging our commands into Claude Code's settings.json (being written).

@@ -1,0 +1,116 @@
+//! Every environment variable we read, in one place, and a snapshot of them.
+//!
+//! Core never calls `std::env::var` elsewhere: tests build an [`Env`] by hand
+//! and integration tests pass variables to child processes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Names of the environment variables cc-aws-keepalive reads.
+pub mod vars {
+    pub const HOME: &str = "HOME";
+    pub const AWS_PROFILE: &str = "AWS_PROFILE";
+    pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+    pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+    pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+    pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
+    pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
+    pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+    pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+    pub const HTTPS_PROXY_LOWER: &str = "https_proxy";
+    pub const NO_PROXY: &str = "NO_PROXY";
+    pub const NO_PROXY_LOWER: &str = "no_proxy";
+    pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+    pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+    pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+    pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
+    pub const NO_COLOR: &str = "NO_COLOR";
+    /// Path of our config.json, overriding the XDG location.
+    pub const CC_KEEPALIVE_CONFIG: &str = "CC_KEEPALIVE_CONFIG";
+    /// Profile to use, overriding config.json and `AWS_PROFILE`.
+    pub const CC_KEEPALIVE_PROFILE: &str = "CC_KEEPALIVE_PROFILE";
+    /// Test-only: a fixed "now" (RFC 3339) so golden tests do not depend on the clock.
+    pub const CC_KEEPALIVE_NOW: &str = "CC_KEEPALIVE_NOW";
+    /// Overrides from the bash/Node daemons users migrate from.
+    pub const AWS_SSO_REFRESH_THRESHOLD: &str = "AWS_SSO_REFRESH_THRESHOLD";
+    pub const AWS_SSO_REFRESH_INTERVAL: &str = "AWS_SSO_REFRESH_INTERVAL";
+
+    /// Everything [`super::Env::from_process`] captures.
+    pub const ALL: &[&str] = &[
+        HOME,
+        AWS_PROFILE,
+        AWS_CONFIG_FILE,
+        AWS_SHARED_CREDENTIALS_FILE,
+        AWS_ENDPOINT_URL,
+        AWS_ENDPOINT_URL_SSO_OIDC,
+        AWS_ENDPOINT_URL_SSO,
+        AWS_CA_BUNDLE,
+        HTTPS_PROXY,
+        HTTPS_PROXY_LOWER,
+        NO_PROXY,
+        NO_PROXY_LOWER,
+        XDG_CONFIG_HOME,
+        XDG_STATE_HOME,
+        XDG_DATA_HOME,
+        CLAUDE_CONFIG_DIR,
+        NO_COLOR,
+        CC_KEEPALIVE_CONFIG,
+        CC_KEEPALIVE_PROFILE,
+        CC_KEEPALIVE_NOW,
+        AWS_SSO_REFRESH_THRESHOLD,
+        AWS_SSO_REFRESH_INTERVAL,
+    ];
+}
+
+/// A snapshot of the variables in [`vars::ALL`]. Empty values count as unset,
+/// as the AWS CLI treats them.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let mut env = Env::default();
+        for name in vars::ALL {
+            if let Some(value) = std::env::var_os(name) {
+                env.set(name, value.to_string_lossy().as_ref());
+            }
+        }
+        env
+    }
+
+    /// Builds an environment from explicit pairs (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        let mut env = Env::default();
+        for (k, v) in pairs {
+            env.set(k, v);
+        }
+        env
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        if value.is_empty() {
+            self.vars.remove(name);
+        } else {
+            self.vars.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    pub fn is_set(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
+    /// The user's home directory. On Unix only `HOME` counts: falling back to
+    /// the password database would let a test with HOME unset reach the real home.
+    pub fn home(&self) -> Option<PathBuf> {
+        if let Some(h) = self.get(vars::HOME) {
+            return Some(PathBuf::from(h));
+        }
+        if cfg!(unix) { None } else { home::home_dir() }
+    }
+}

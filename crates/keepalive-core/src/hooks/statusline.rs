@@ -1,0 +1,64 @@
+//! `cc-aws-statusline` (`statusLine`): `AWS: 4h23m`, coloured by urgency,
+//! optionally after another status line command's first line.
+
+use std::time::Duration as StdDuration;
+
+use time::Duration;
+
+use super::Setup;
+use crate::ctx::Ctx;
+use crate::hook_io::{Colour, paint};
+use crate::{expiry, process};
+
+/// A composed command slower than this is dropped; the timer always shows.
+pub const COMPOSED_TIMEOUT: StdDuration = StdDuration::from_secs(2);
+
+pub fn run(ctx: &Ctx, stdin: &[u8]) -> String {
+    let setup = Setup::load(ctx);
+    let timer = timer(ctx, &setup);
+    let cmd = &setup.config().status_line_cmd;
+    let mut line = if cmd.is_empty() {
+        timer
+    } else {
+        match composed_first_line(cmd, stdin) {
+            Some(first) => format!("{first} | {timer}"),
+            None => timer,
+        }
+    };
+    line.push('\n');
+    line
+}
+
+fn timer(ctx: &Ctx, setup: &Setup) -> String {
+    let colour = ctx.colour();
+    let Ok(profile) = &setup.profile else {
+        return paint("AWS: bad profile", Colour::Red, colour);
+    };
+    let state = match crate::source::read_file(ctx, setup.config(), profile) {
+        Ok(s) => s,
+        Err(_) => return paint("AWS: no credentials", Colour::Red, colour),
+    };
+    let Some(exp) = state.expires_at() else {
+        return "AWS: no expiry".to_string();
+    };
+    let left = exp - ctx.now;
+    if left <= Duration::ZERO {
+        paint("AWS: EXPIRED", Colour::Red, colour)
+    } else if left <= Duration::minutes(setup.config().timer_warn_minutes as i64) {
+        paint(&format!("AWS: {}", expiry::human(left)), Colour::Yellow, colour)
+    } else {
+        format!("AWS: {}", expiry::human(left))
+    }
+}
+
+/// First non-empty line of the user's own status line command, given the same
+/// stdin JSON; `None` when it fails, is slow or prints nothing.
+fn composed_first_line(cmd: &str, stdin: &[u8]) -> Option<String> {
+    let out = process::run_captured(process::shell(cmd), "statusLineCmd", stdin, COMPOSED_TIMEOUT, 64 * 1024).ok()?;
+    if !out.status?.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().map(str::trim_end).find(|l| !l.trim().is_empty())?;
+    Some(first.to_string())
+}

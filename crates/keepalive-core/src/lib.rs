@@ -1,0 +1,23 @@
+//! keepalive-core: all logic behind the cc-aws-keepalive binaries.
+//!
+//! The binaries only read their input, call into this crate and print what it
+//! returns. This crate never prints: a stray line on stdout would corrupt the
+//! JSON Claude Code reads from `cc-aws-export`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod aws_files;
+pub mod claude_settings;
+pub mod config;
+pub mod creds;
+pub mod ctx;
+pub mod env;
+pub mod expiry;
+pub mod fsutil;
+pub mod hook_io;
+pub mod hooks;
+pub mod lock;
+pub mod log;
+pub mod paths;
+pub mod process;
+pub mod secret;
+pub mod source;

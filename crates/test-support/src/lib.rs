@@ -1,0 +1,1 @@
+//! Test-only helpers: mock AWS server and temp-HOME process runners.

@@ -1,0 +1,651 @@
+//! The mock AWS server: Bedrock runtime and control plane, STS, SSO-OIDC and the SSO portal on
+//! one loopback port, with SigV4 verification, fault injection and a request log.
+//!
+//! FINDINGS_PLACEHOLDER
+
+mod http;
+mod routes;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Conn, Delivery, ReadError, Response};
+
+/// Most connections served at once; more are answered 503 and closed.
+const MAX_CONNECTIONS: usize = 256;
+/// Most requests kept in the log (counts keep counting past it).
+const MAX_RECORDED: usize = 100_000;
+/// How long `Drop` waits for each thread before leaving it detached.
+const JOIN_WAIT: Duration = Duration::from_secs(3);
+
+/// What a request was, by method and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// SSO-OIDC `POST /token` (CreateToken).
+    Token,
+    /// SSO portal `GET /federation/credentials` (GetRoleCredentials).
+    RoleCredentials,
+    /// STS query API `POST /` (GetCallerIdentity).
+    Sts,
+    /// Bedrock runtime `POST /model/{id}/invoke`.
+    BedrockInvoke,
+    /// Bedrock runtime `POST /model/{id}/invoke-with-response-stream`.
+    BedrockStream,
+    /// Bedrock control plane `GET /inference-profiles...`.
+    InferenceProfiles,
+    /// Anything else (answered 404), so tests can spot unexpected calls.
+    Other,
+}
+
+impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::Token,
+        Route::RoleCredentials,
+        Route::Sts,
+        Route::BedrockInvoke,
+        Route::BedrockStream,
+        Route::InferenceProfiles,
+        Route::Other,
+    ];
+
+    /// Short stable name, used by the `mock-aws` binary's commands and log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Token => "token",
+            Route::RoleCredentials => "role-credentials",
+            Route::Sts => "sts",
+            Route::BedrockInvoke => "invoke",
+            Route::BedrockStream => "stream",
+            Route::InferenceProfiles => "inference-profiles",
+            Route::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// An injected failure. Queued faults are consumed one per request, first in first out; a
+/// sticky fault applies to every request of its route until cleared. Faults other than `Slow`
+/// replace the route's normal behaviour entirely, without its side effects (no token is issued,
+/// no refresh token rotates), so a retry after a fault sees the state as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this HTTP status with an AWS-shaped error body.
+    Status(u16),
+    /// 429 with `Retry-After` and `x-amzn-errortype: ThrottlingException`.
+    Throttle { retry_after_secs: u64 },
+    /// Wait this long, then behave normally.
+    Slow(Duration),
+    /// 200 with a body that is not valid JSON.
+    MalformedJson,
+    /// Announce a `Content-Length`, send half the body, close the connection.
+    Truncated,
+    /// 400 `{"error":"invalid_grant"}`, as SSO-OIDC answers a dead refresh token.
+    InvalidGrant,
+    /// The route's own "your credentials are no good" answer: 401 `invalid_client` for
+    /// CreateToken, 401 `UnauthorizedException` for the portal, 403 `ExpiredToken` (XML) for
+    /// STS, 403 `ExpiredTokenException` for Bedrock routes.
+    Unauthorized,
+    /// Close the connection without answering.
+    CloseConnection,
+}
+
+/// One request as the mock saw and answered it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// Arrival order, from 0.
+    pub seq: u64,
+    pub at: SystemTime,
+    pub method: String,
+    /// Path exactly as received (percent-encoding intact), without the query.
+    pub path: String,
+    /// Query string exactly as received, without `?`.
+    pub query: String,
+    pub route: Route,
+    /// Headers in arrival order, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Model id from a Bedrock runtime path, percent-decoded.
+    pub model_id: Option<String>,
+    /// From the SigV4 `Authorization` header, whether or not it verified.
+    pub access_key_id: Option<String>,
+    /// Service and region from the SigV4 credential scope.
+    pub signing_service: Option<String>,
+    pub signing_region: Option<String>,
+    /// The signature verified against the secret registered for `access_key_id`.
+    pub signature_ok: bool,
+    /// Which canonical URI variant matched ("as-received", "encoded-once", ...).
+    pub signature_variant: Option<&'static str>,
+    /// `x-amz-security-token` header.
+    pub security_token: Option<String>,
+    /// `x-amz-sso_bearer_token` header (SSO portal).
+    pub bearer_token: Option<String>,
+    /// Status answered; `None` when the connection was closed without an answer.
+    pub status: Option<u16>,
+    /// AWS error type or OIDC error code answered, if any.
+    pub error: Option<String>,
+    /// Fault that shaped the answer, if any.
+    pub fault: Option<Fault>,
+}
+
+impl RecordedRequest {
+    /// First value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether this is a successful, correctly signed request made with `access_key_id`.
+    pub fn signed_ok_by(&self, access_key_id: &str) -> bool {
+        self.signature_ok
+            && self.status == Some(200)
+            && self.access_key_id.as_deref() == Some(access_key_id)
+    }
+
+    /// A JSON summary (bodies over 2 KiB are cut) for logs and debugging.
+    pub fn to_json(&self) -> serde_json::Value {
+        let body = self.body_text();
+        let body: String = if body.len() > 2048 {
+            format!("{}…", body.chars().take(2048).collect::<String>())
+        } else {
+            body
+        };
+        serde_json::json!({
+            "seq": self.seq,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "route": self.route.name(),
+            "headers": self.headers.iter().map(|(n, v)| serde_json::json!([n, v])).collect::<Vec<_>>(),
+            "body": body,
+            "modelId": self.model_id,
+            "accessKeyId": self.access_key_id,
+            "signingService": self.signing_service,
+            "signingRegion": self.signing_region,
+            "signatureOk": self.signature_ok,
+            "signatureVariant": self.signature_variant,
+            "securityToken": self.security_token,
+            "bearerToken": self.bearer_token,
+            "status": self.status,
+            "error": self.error,
+            "fault": self.fault.as_ref().map(|f| format!("{f:?}")),
+        })
+    }
+}
+
+/// A Bedrock/STS key the mock knows.
+#[derive(Debug, Clone)]
+struct Key {
+    secret: String,
+    session_token: Option<String>,
+    valid: bool,
+    /// Role credentials from GetRoleCredentials expire on their own.
+    expires_at: Option<SystemTime>,
+}
+
+impl Key {
+    fn usable(&self, now: SystemTime) -> bool {
+        self.valid && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// An SSO access token the portal accepts.
+#[derive(Debug, Clone)]
+struct AccessToken {
+    valid: bool,
+    expires_at: Option<SystemTime>,
+}
+
+/// Everything the routes read and write, behind one mutex (requests are few; contention is
+/// irrelevant, and one lock makes every test observation consistent).
+#[derive(Debug)]
+struct State {
+    keys: HashMap<String, Key>,
+    answer: String,
+    oidc_client: Option<(String, String)>,
+    refresh_token: Option<String>,
+    token_expires_in: i64,
+    rotate_refresh_token: bool,
+    access_tokens: HashMap<String, AccessToken>,
+    role_creds_lifetime: i64,
+    faults: HashMap<Route, VecDeque<Fault>>,
+    sticky: HashMap<Route, Fault>,
+    requests: Vec<RecordedRequest>,
+    counts: HashMap<Route, usize>,
+    next_seq: u64,
+    issued_access_tokens: Vec<String>,
+    issued_refresh_tokens: Vec<String>,
+    issued_role_keys: Vec<String>,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            keys: HashMap::new(),
+            answer: "MOCK_ANSWER_OK".to_string(),
+            oidc_client: None,
+            refresh_token: None,
+            token_expires_in: 3600,
+            rotate_refresh_token: true,
+            access_tokens: HashMap::new(),
+            role_creds_lifetime: 3600,
+            faults: HashMap::new(),
+            sticky: HashMap::new(),
+            requests: Vec::new(),
+            counts: HashMap::new(),
+            next_seq: 0,
+            issued_access_tokens: Vec::new(),
+            issued_refresh_tokens: Vec::new(),
+            issued_role_keys: Vec::new(),
+        }
+    }
+
+    /// Next fault for a route: the FIFO queue first, then the sticky one.
+    fn take_fault(&mut self, route: Route) -> Option<Fault> {
+        if let Some(f) = self.faults.get_mut(&route).and_then(VecDeque::pop_front) {
+            return Some(f);
+        }
+        self.sticky.get(&route).cloned()
+    }
+}
+
+/// State shared by the handle, the accept loop and connection threads.
+struct Shared {
+    state: Mutex<State>,
+    stop: Arc<AtomicBool>,
+    /// Live connections: a clone of each socket (so `Drop` can shut it down) and its thread.
+    conns: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
+    /// Feeds unique ids for tokens and keys.
+    unique: AtomicU64,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not turn every later observation into a second panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn conns(&self) -> MutexGuard<'_, Vec<(TcpStream, JoinHandle<()>)>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh hex string, unique within the process and unpredictable enough for a mock.
+    fn unique_hex(&self, len: usize) -> String {
+        let n = self.unique.fetch_add(1, Ordering::SeqCst);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mut out = String::new();
+        let mut round = 0u32;
+        while out.len() < len && round < 16 {
+            let seed = format!("{n}/{nanos}/{}/{round}", std::process::id());
+            out.push_str(&crate::sigv4::sha256_hex(seed.as_bytes()));
+            round += 1;
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn next_unique(&self) -> u64 {
+        self.unique.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// A running mock. Dropping it stops the server and joins its threads (bounded waits).
+pub struct MockAws {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockAws").field("addr", &self.addr).finish()
+    }
+}
+
+impl MockAws {
+    /// Starts a mock on `127.0.0.1` on a free port.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound: nothing a test could do without it.
+    pub fn start() -> MockAws {
+        #[allow(clippy::panic, reason = "test helper: no mock, no test")]
+        match MockAws::try_start() {
+            Ok(m) => m,
+            Err(e) => panic!("mock AWS: cannot listen on 127.0.0.1: {e}"),
+        }
+    }
+
+    /// Like [`MockAws::start`], returning the bind error instead of panicking.
+    pub fn try_start() -> std::io::Result<MockAws> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            stop: Arc::new(AtomicBool::new(false)),
+            conns: Mutex::new(Vec::new()),
+            unique: AtomicU64::new(1),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name("mock-aws-accept".into())
+            .spawn(move || accept_loop(&listener, &accept_shared))?;
+        Ok(MockAws {
+            shared,
+            addr,
+            accept: Some(accept),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Registers a Bedrock/STS key. `valid = false` makes it answer as expired.
+    pub fn add_key(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        session_token: Option<&str>,
+        valid: bool,
+    ) {
+        self.shared.state().keys.insert(
+            access_key_id.to_string(),
+            Key {
+                secret: secret.to_string(),
+                session_token: session_token.map(str::to_string),
+                valid,
+                expires_at: None,
+            },
+        );
+    }
+
+    /// Marks a key valid or expired; unknown keys are ignored.
+    pub fn set_key_valid(&self, access_key_id: &str, valid: bool) {
+        if let Some(k) = self.shared.state().keys.get_mut(access_key_id) {
+            k.valid = valid;
+        }
+    }
+
+    /// Text the model answers (default `MOCK_ANSWER_OK`).
+    pub fn set_answer(&self, text: &str) {
+        self.shared.state().answer = text.to_string();
+    }
+
+    /// The client id and secret CreateToken accepts. Until set, every CreateToken is refused.
+    pub fn set_oidc_client(&self, client_id: &str, client_secret: &str) {
+        self.shared.state().oidc_client = Some((client_id.to_string(), client_secret.to_string()));
+    }
+
+    /// The refresh token CreateToken accepts now (replacing any other).
+    pub fn set_refresh_token(&self, refresh_token: &str) {
+        self.shared.state().refresh_token = Some(refresh_token.to_string());
+    }
+
+    /// The refresh token CreateToken accepts now, if any.
+    pub fn refresh_token(&self) -> Option<String> {
+        self.shared.state().refresh_token.clone()
+    }
+
+    /// `expiresIn` of new access tokens; they stop working at the portal after it (0 or less:
+    /// dead on arrival).
+    pub fn set_token_expires_in(&self, secs: i64) {
+        self.shared.state().token_expires_in = secs;
+    }
+
+    /// Whether CreateToken rotates the refresh token (default true: each success returns a new
+    /// one and the old one stops working). When false, the response has no `refreshToken`.
+    pub fn set_rotate_refresh_token(&self, rotate: bool) {
+        self.shared.state().rotate_refresh_token = rotate;
+    }
+
+    /// Seeds an access token the portal accepts (`valid = true`, no expiry) or rejects.
+    pub fn add_access_token(&self, token: &str, valid: bool) {
+        self.shared.state().access_tokens.insert(
+            token.to_string(),
+            AccessToken {
+                valid,
+                expires_at: None,
+            },
+        );
+    }
+
+    /// Marks an access token valid or invalid; unknown tokens are ignored.
+    pub fn set_access_token_valid(&self, token: &str, valid: bool) {
+        if let Some(t) = self.shared.state().access_tokens.get_mut(token) {
+            t.valid = valid;
+        }
+    }
+
+    /// Lifetime of role credentials from GetRoleCredentials; the keys stop working after it.
+    pub fn set_role_creds_lifetime(&self, secs: i64) {
+        self.shared.state().role_creds_lifetime = secs;
+    }
+
+    /// Queues a one-shot fault for a route.
+    pub fn push_fault(&self, route: Route, fault: Fault) {
+        self.shared
+            .state()
+            .faults
+            .entry(route)
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Sets (or with `None` clears) a fault applied to every request of a route.
+    pub fn set_sticky_fault(&self, route: Route, fault: Option<Fault>) {
+        let mut st = self.shared.state();
+        match fault {
+            Some(f) => st.sticky.insert(route, f),
+            None => st.sticky.remove(&route),
+        };
+    }
+
+    /// Drops all queued and sticky faults.
+    pub fn clear_faults(&self) {
+        let mut st = self.shared.state();
+        st.faults.clear();
+        st.sticky.clear();
+    }
+
+    /// Requests seen on a route (all of them, also past the log's cap).
+    pub fn count(&self, route: Route) -> usize {
+        self.shared
+            .state()
+            .counts
+            .get(&route)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The request log, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.state().requests.clone()
+    }
+
+    /// Requests from `seq` on (for tailing the log).
+    pub fn requests_since(&self, seq: u64) -> Vec<RecordedRequest> {
+        self.shared
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.seq >= seq)
+            .cloned()
+            .collect()
+    }
+
+    /// Access tokens CreateToken handed out, oldest first.
+    pub fn issued_access_tokens(&self) -> Vec<String> {
+        self.shared.state().issued_access_tokens.clone()
+    }
+
+    /// Refresh tokens CreateToken handed out (rotation), oldest first.
+    pub fn issued_refresh_tokens(&self) -> Vec<String> {
+        self.shared.state().issued_refresh_tokens.clone()
+    }
+
+    /// Access key ids GetRoleCredentials handed out, oldest first.
+    pub fn issued_role_keys(&self) -> Vec<String> {
+        self.shared.state().issued_role_keys.clone()
+    }
+
+    /// The whole log as JSON lines, handy in assertion messages.
+    pub fn dump(&self) -> String {
+        self.requests()
+            .iter()
+            .map(|r| r.to_json().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for MockAws {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // The accept loop blocks in accept(): one connection to ourselves wakes it.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            join_bounded(h, JOIN_WAIT);
+        }
+        let conns = std::mem::take(&mut *self.shared.conns());
+        for (s, _) in &conns {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let deadline = Instant::now() + JOIN_WAIT;
+        for (_, h) in conns {
+            join_bounded(h, deadline.saturating_duration_since(Instant::now()));
+        }
+    }
+}
+
+/// Joins a thread if it finishes within `wait`; otherwise leaves it detached (it holds only an
+/// `Arc` and a closed socket, and notices the stop flag within `http::POLL`).
+fn join_bounded(h: JoinHandle<()>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while !h.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if h.is_finished() {
+        let _ = h.join();
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    // Bounded by the stop flag: Drop sets it and then connects once to wake accept().
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else {
+            // Transient accept errors (e.g. too many open files): back off briefly.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let mut conns = shared.conns();
+        conns.retain(|(_, h)| !h.is_finished());
+        if conns.len() >= MAX_CONNECTIONS {
+            drop(conns);
+            let mut s = stream;
+            let resp = Response::json(503, &serde_json::json!({"message": "mock: too many connections"}));
+            http::write_response(&mut s, &resp, false, "mock-overload");
+            continue;
+        }
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        let conn_shared = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("mock-aws-conn".into())
+            .spawn(move || serve_connection(stream, &conn_shared));
+        if let Ok(h) = spawned {
+            conns.push((clone, h));
+        }
+    }
+}
+
+fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) {
+    let mut conn = Conn::new(stream, Arc::clone(&shared.stop));
+    // Bounded: each iteration reads one request within `http::REQUEST_DEADLINE`, and the loop
+    // ends on close, error, stop or a response that ends the connection.
+    loop {
+        let req = match conn.read_request() {
+            Ok(r) => r,
+            Err(ReadError::Closed | ReadError::Stopped | ReadError::Timeout | ReadError::Io) => {
+                return;
+            }
+            Err(e) => {
+                let (status, msg) = match e {
+                    ReadError::HeadTooLarge => (431, "request head too large"),
+                    ReadError::BodyTooLarge => (413, "request body too large"),
+                    ReadError::Bad(m) => (400, m),
+                    _ => (400, "bad request"),
+                };
+                let resp = Response::json(status, &serde_json::json!({ "message": format!("mock: {msg}") }))
+                    .with_header("x-amzn-errortype", "BadRequestException");
+                let seq = record_malformed(shared, status, msg);
+                http::write_response(conn.stream(), &resp, false, &format!("mock-{seq}"));
+                return;
+            }
+        };
+        let (resp, seq) = routes::handle(shared, &req);
+        if !http::write_response(conn.stream(), &resp, req.keep_alive, &format!("mock-{seq}")) {
+            return;
+        }
+    }
+}
+
+/// Logs a request that could not even be parsed, as `Route::Other`.
+fn record_malformed(shared: &Shared, status: u16, msg: &str) -> u64 {
+    let mut st = shared.state();
+    let seq = st.next_seq;
+    st.next_seq += 1;
+    *st.counts.entry(Route::Other).or_default() += 1;
+    if st.requests.len() < MAX_RECORDED {
+        st.requests.push(RecordedRequest {
+            seq,
+            at: SystemTime::now(),
+            method: String::new(),
+            path: String::new(),
+            query: String::new(),
+            route: Route::Other,
+            headers: Vec::new(),
+            body: Vec::new(),
+            model_id: None,
+            access_key_id: None,
+            signing_service: None,
+            signing_region: None,
+            signature_ok: false,
+            signature_variant: None,
+            security_token: None,
+            bearer_token: None,
+            status: Some(status),
+            error: Some(format!("malformed request: {msg}")),
+            fault: None,
+        });
+    }
+    seq
+}
+
+/// Used by routes: whether a response is a deliberate connection close.
+fn delivered_status(resp: &Response) -> Option<u16> {
+    (resp.delivery != Delivery::Close).then_some(resp.status)
+}

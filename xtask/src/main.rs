@@ -1,0 +1,3 @@
+//! Build, package, install and CI tasks: `cargo xtask help`.
+
+fn main() {}
