@@ -1,0 +1,3 @@
+//! The `cc-aws-keepalive` command (being written).
+
+fn main() {}

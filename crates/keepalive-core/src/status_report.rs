@@ -1,0 +1,1 @@
+//! (being written) status_report
