@@ -23,10 +23,7 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -43,10 +40,7 @@ impl HttpResponse {
 /// test can never reach the network by mistake. Returns the address and the `Host` value.
 pub fn loopback_addr(base_url: &str) -> io::Result<(SocketAddr, String)> {
     let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_string());
-    let hostport = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| invalid("only http:// URLs"))?
-        .trim_end_matches('/');
+    let hostport = base_url.strip_prefix("http://").ok_or_else(|| invalid("only http:// URLs"))?.trim_end_matches('/');
     let addr = hostport
         .to_socket_addrs()?
         .find(|a| a.ip().is_loopback())
@@ -71,7 +65,11 @@ fn read_to_close(s: &mut TcpStream) -> io::Result<Vec<u8>> {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) => {}
             // A reset after the server closed is still "the end" for our purposes.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
             Err(e) => return Err(e),
@@ -120,20 +118,14 @@ pub fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("response head not UTF-8"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("bad status line"))?;
+    let status: u16 =
+        status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status line"))?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[end + 4..].to_vec();
-    let content_length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let content_length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
     if let Some(n) = content_length {
         if body.len() < n {
             return Err(io::Error::new(
@@ -143,11 +135,7 @@ pub fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
         }
         body.truncate(n);
     }
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok(HttpResponse { status, headers, body })
 }
 
 /// Static credentials for a signed request.
@@ -177,17 +165,10 @@ pub struct SignedRequest<'a> {
 /// Sends a SigV4-signed request (signed "now", region `us-east-1`) the way the AWS SDKs do.
 pub fn send_signed(base_url: &str, r: &SignedRequest<'_>) -> io::Result<HttpResponse> {
     let (_, host) = loopback_addr(base_url)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let amz_date = sigv4::amz_date(now);
     let mut headers: Vec<(String, String)> = vec![("host".to_string(), host)];
-    headers.extend(
-        r.headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_string())),
-    );
+    headers.extend(r.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_string())));
     let signer = sigv4::Signer {
         access_key_id: r.creds.access_key_id,
         secret_access_key: r.creds.secret_access_key,
@@ -199,10 +180,6 @@ pub fn send_signed(base_url: &str, r: &SignedRequest<'_>) -> io::Result<HttpResp
     let added = sigv4::sign(&signer, r.method, r.path, r.query, &headers, r.body);
     let all: Vec<(String, String)> = headers.into_iter().chain(added).collect();
     let refs: Vec<(&str, &str)> = all.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let target = if r.query.is_empty() {
-        r.path.to_string()
-    } else {
-        format!("{}?{}", r.path, r.query)
-    };
+    let target = if r.query.is_empty() { r.path.to_string() } else { format!("{}?{}", r.path, r.query) };
     send(base_url, r.method, &target, &refs, r.body)
 }

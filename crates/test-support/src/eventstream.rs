@@ -21,10 +21,7 @@ pub struct Frame {
 
 impl Frame {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -35,8 +32,14 @@ pub enum FrameError {
     Incomplete,
     /// Lengths that cannot be right.
     BadLength,
-    PreludeCrc { expected: u32, actual: u32 },
-    MessageCrc { expected: u32, actual: u32 },
+    PreludeCrc {
+        expected: u32,
+        actual: u32,
+    },
+    MessageCrc {
+        expected: u32,
+        actual: u32,
+    },
     BadHeader,
 }
 
@@ -78,10 +81,7 @@ pub fn encode_frame(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
 /// Decodes the frame at the start of `bytes`, checking both CRCs. Returns it and its length.
 pub fn decode_frame(bytes: &[u8]) -> Result<(Frame, usize), FrameError> {
     let u32_at = |i: usize| -> Result<u32, FrameError> {
-        let b: [u8; 4] = bytes
-            .get(i..i + 4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(FrameError::Incomplete)?;
+        let b: [u8; 4] = bytes.get(i..i + 4).and_then(|s| s.try_into().ok()).ok_or(FrameError::Incomplete)?;
         Ok(u32::from_be_bytes(b))
     };
     let total = usize::try_from(u32_at(0)?).map_err(|_| FrameError::BadLength)?;
@@ -89,12 +89,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Frame, usize), FrameError> {
     let prelude_crc = u32_at(8)?;
     let actual = crc32fast::hash(&bytes[..8]);
     if actual != prelude_crc {
-        return Err(FrameError::PreludeCrc {
-            expected: prelude_crc,
-            actual,
-        });
+        return Err(FrameError::PreludeCrc { expected: prelude_crc, actual });
     }
-    if total < OVERHEAD || total > MAX_FRAME || headers_len > total - OVERHEAD {
+    if !(OVERHEAD..=MAX_FRAME).contains(&total) || headers_len > total - OVERHEAD {
         return Err(FrameError::BadLength);
     }
     if bytes.len() < total {
@@ -103,10 +100,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Frame, usize), FrameError> {
     let message_crc = u32_at(total - 4)?;
     let actual = crc32fast::hash(&bytes[..total - 4]);
     if actual != message_crc {
-        return Err(FrameError::MessageCrc {
-            expected: message_crc,
-            actual,
-        });
+        return Err(FrameError::MessageCrc { expected: message_crc, actual });
     }
     let headers = decode_headers(&bytes[12..12 + headers_len])?;
     let payload = bytes[12 + headers_len..total - 4].to_vec();
@@ -166,11 +160,7 @@ pub fn bedrock_chunk(event_json: &str) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(event_json.as_bytes());
     let payload = serde_json::json!({ "bytes": b64 }).to_string();
     encode_frame(
-        &[
-            (":event-type", "chunk"),
-            (":content-type", "application/json"),
-            (":message-type", "event"),
-        ],
+        &[(":event-type", "chunk"), (":content-type", "application/json"), (":message-type", "event")],
         payload.as_bytes(),
     )
 }
@@ -182,12 +172,9 @@ pub fn decode_bedrock_events(body: &[u8]) -> Result<Vec<serde_json::Value>, Stri
         if frame.header(":event-type") != Some("chunk") {
             return Err(format!("unexpected frame headers {:?}", frame.headers));
         }
-        let payload: serde_json::Value =
-            serde_json::from_slice(&frame.payload).map_err(|e| e.to_string())?;
+        let payload: serde_json::Value = serde_json::from_slice(&frame.payload).map_err(|e| e.to_string())?;
         let b64 = payload["bytes"].as_str().ok_or("payload without bytes")?;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| e.to_string())?;
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| e.to_string())?;
         events.push(serde_json::from_slice(&raw).map_err(|e| e.to_string())?);
     }
     Ok(events)

@@ -1,1 +1,13 @@
-//! Test-only helpers: mock AWS server and temp-HOME process runners.
+//! Test-only helpers: a mock AWS server on 127.0.0.1 and temp-HOME process runners.
+//!
+//! Never a dependency of the shipped binaries. Everything here talks to loopback only.
+
+pub mod client;
+pub mod eventstream;
+pub mod home;
+pub mod mock;
+pub mod sigv4;
+
+pub use home::{CC_E2E_CLAUDE, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, run};
+pub use mock::{Fault, MockAws, RecordedRequest, Route};
+pub use sigv4::{rfc3339, unix_now};

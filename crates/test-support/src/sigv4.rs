@@ -67,8 +67,7 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     let mut s = String::with_capacity(input.len());
     for &b in input {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             s.push(char::from(b));
         } else {
             s.push_str(&format!("%{b:02X}"));
@@ -84,12 +83,13 @@ pub fn percent_decode(input: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -114,18 +114,11 @@ pub fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                uri_encode(&percent_decode(k), false),
-                uri_encode(&percent_decode(v), false),
-            )
+            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
         })
         .collect();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 /// A header value as SigV4 canonicalises it: trimmed, runs of spaces collapsed to one.
@@ -154,26 +147,17 @@ pub fn canonical_request(
             .collect();
         canon_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query}\n{canon_headers}\n{}\n{payload_hash}",
-        names.join(";")
-    )
+    format!("{method}\n{canonical_uri}\n{canonical_query}\n{canon_headers}\n{}\n{payload_hash}", names.join(";"))
 }
 
 /// The string to sign for a canonical request.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
 }
 
 /// Hex signature of a string to sign.
 pub fn signature(secret: &str, date: &str, region: &str, service: &str, string_to_sign: &str) -> String {
-    hex(&hmac_sha256(
-        &signing_key(secret, date, region, service),
-        string_to_sign.as_bytes(),
-    ))
+    hex(&hmac_sha256(&signing_key(secret, date, region, service), string_to_sign.as_bytes()))
 }
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
@@ -213,14 +197,9 @@ pub fn parse_authorization(value: &str) -> Option<AuthHeader> {
         }
     }
     let mut cred = credential?.split('/');
-    let (Some(akid), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
-        cred.next(),
-        cred.next(),
-        cred.next(),
-        cred.next(),
-        cred.next(),
-        cred.next(),
-    ) else {
+    let (Some(akid), Some(date), Some(region), Some(service), Some("aws4_request"), None) =
+        (cred.next(), cred.next(), cred.next(), cred.next(), cred.next(), cred.next())
+    else {
         return None;
     };
     let signature = sig?;
@@ -232,11 +211,7 @@ pub fn parse_authorization(value: &str) -> Option<AuthHeader> {
         date: date.to_string(),
         region: region.to_string(),
         service: service.to_string(),
-        signed_headers: signed?
-            .split(';')
-            .filter(|h| !h.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect(),
+        signed_headers: signed?.split(';').filter(|h| !h.is_empty()).map(str::to_ascii_lowercase).collect(),
         signature: signature.to_ascii_lowercase(),
     })
 }
@@ -266,33 +241,18 @@ pub fn sign(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Vec<(String, String)> {
-    let mut signed: Vec<(String, String)> = headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .collect();
+    let mut signed: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect();
     let mut added = vec![("x-amz-date".to_string(), signer.amz_date.to_string())];
     if let Some(token) = signer.session_token {
         added.push(("x-amz-security-token".to_string(), token.to_string()));
     }
     signed.extend(added.iter().cloned());
     let canonical_uri = uri_encode(path.as_bytes(), true);
-    let creq = canonical_request(
-        method,
-        &canonical_uri,
-        &canonical_query(query),
-        &signed,
-        &sha256_hex(body),
-    );
+    let creq = canonical_request(method, &canonical_uri, &canonical_query(query), &signed, &sha256_hex(body));
     let date = signer.amz_date.get(..8).unwrap_or_default();
     let scope = format!("{date}/{}/{}/aws4_request", signer.region, signer.service);
     let sts = string_to_sign(signer.amz_date, &scope, &creq);
-    let sig = signature(
-        signer.secret_access_key,
-        date,
-        signer.region,
-        signer.service,
-        &sts,
-    );
+    let sig = signature(signer.secret_access_key, date, signer.region, signer.service, &sts);
     let mut names: Vec<String> = signed.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     names.dedup();
@@ -312,12 +272,19 @@ pub fn amz_date(unix_secs: u64) -> String {
     let days = unix_secs / 86_400;
     let rem = unix_secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time: the form credential files and caches use.
+pub fn rfc3339(unix_secs: u64) -> String {
+    let (y, m, d) = civil_from_days(unix_secs / 86_400);
+    let rem = unix_secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Gregorian date for days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -342,10 +309,7 @@ mod tests {
     #[test]
     fn aws_published_example() {
         let headers = vec![
-            (
-                "content-type".to_string(),
-                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-            ),
+            ("content-type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string()),
             ("host".to_string(), "iam.amazonaws.com".to_string()),
             ("x-amz-date".to_string(), "20150830T123600Z".to_string()),
         ];
@@ -364,20 +328,13 @@ mod tests {
              content-type;host;x-amz-date\n\
              e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(
-            sha256_hex(creq.as_bytes()),
-            "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
-        );
+        assert_eq!(sha256_hex(creq.as_bytes()), "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59");
         let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
         assert_eq!(
             hex(&signing_key(secret, "20150830", "us-east-1", "iam")),
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
-        let sts = string_to_sign(
-            "20150830T123600Z",
-            "20150830/us-east-1/iam/aws4_request",
-            &creq,
-        );
+        let sts = string_to_sign("20150830T123600Z", "20150830/us-east-1/iam/aws4_request", &creq);
         assert_eq!(
             signature(secret, "20150830", "us-east-1", "iam", &sts),
             "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
@@ -392,10 +349,7 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert_eq!(
-            hex(&hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
+            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
@@ -408,6 +362,8 @@ mod tests {
         assert_eq!(canonical_query("b=2&a=1&a=0&c"), "a=0&a=1&b=2&c=");
         assert_eq!(canonical_header_value("  a   b  c "), "a b c");
         assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(rfc3339(1_440_938_160), "2015-08-30T12:36:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         let h = parse_authorization(
             "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, \
              SignedHeaders=content-type;host;x-amz-date, \

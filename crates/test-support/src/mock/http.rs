@@ -40,19 +40,12 @@ pub(crate) struct Request {
 impl Request {
     /// First value of a header, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// All values of a header in arrival order (SigV4 joins repeated headers with commas).
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
 }
 
@@ -89,11 +82,7 @@ impl Conn {
         let _ = stream.set_read_timeout(Some(POLL));
         let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
         let _ = stream.set_nodelay(true);
-        Conn {
-            stream,
-            buf: Vec::new(),
-            stop,
-        }
+        Conn { stream, buf: Vec::new(), stop }
     }
 
     pub fn stream(&mut self) -> &mut TcpStream {
@@ -118,9 +107,7 @@ impl Conn {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                     ) => {}
                 Err(_) => return Err(ReadError::Io),
             }
@@ -153,8 +140,7 @@ impl Conn {
             return Err(ReadError::HeadTooLarge);
         }
         let head: Vec<u8> = self.buf.drain(..head_end + 4).collect();
-        let head = std::str::from_utf8(&head[..head_end])
-            .map_err(|_| ReadError::Bad("request head is not UTF-8"))?;
+        let head = std::str::from_utf8(&head[..head_end]).map_err(|_| ReadError::Bad("request head is not UTF-8"))?;
         let mut lines = head.split("\r\n");
         let request_line = lines.next().unwrap_or_default();
         let mut parts = request_line.split(' ');
@@ -227,9 +213,7 @@ impl Conn {
             let values = req.header_all("content-length");
             let mut parsed: Option<usize> = None;
             for v in values {
-                let n: usize = v
-                    .parse()
-                    .map_err(|_| ReadError::Bad("malformed content-length"))?;
+                let n: usize = v.parse().map_err(|_| ReadError::Bad("malformed content-length"))?;
                 if parsed.is_some_and(|p| p != n) {
                     return Err(ReadError::Bad("conflicting content-length headers"));
                 }
@@ -245,11 +229,7 @@ impl Conn {
             return Err(ReadError::BodyTooLarge);
         }
         let expects_body = chunked || content_length.is_some_and(|n| n > 0);
-        if expects_body
-            && req
-                .header("expect")
-                .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-        {
+        if expects_body && req.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
             // curl waits a second for this before sending bodies over 1 KiB.
             let _ = self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
@@ -272,8 +252,7 @@ impl Conn {
         loop {
             if let Some(i) = find(&self.buf, b"\r\n") {
                 let line: Vec<u8> = self.buf.drain(..i + 2).collect();
-                return String::from_utf8(line[..i].to_vec())
-                    .map_err(|_| ReadError::Bad("chunk line is not UTF-8"));
+                return String::from_utf8(line[..i].to_vec()).map_err(|_| ReadError::Bad("chunk line is not UTF-8"));
             }
             if self.buf.len() > MAX_CHUNK_LINE {
                 return Err(ReadError::Bad("chunk line too long"));
@@ -293,8 +272,7 @@ impl Conn {
             if size_text.is_empty() || size_text.len() > 8 {
                 return Err(ReadError::Bad("malformed chunk size"));
             }
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| ReadError::Bad("malformed chunk size"))?;
+            let size = usize::from_str_radix(size_text, 16).map_err(|_| ReadError::Bad("malformed chunk size"))?;
             if size == 0 {
                 // Trailer section: header lines until an empty line; their content is ignored.
                 let mut trailers = 0;
@@ -364,20 +342,12 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
 /// Writes a response. Returns whether the connection may carry another request.
-pub(crate) fn write_response(
-    stream: &mut TcpStream,
-    resp: &Response,
-    keep_alive: bool,
-    request_id: &str,
-) -> bool {
+pub(crate) fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool, request_id: &str) -> bool {
     if resp.delivery == Delivery::Close {
         let _ = stream.shutdown(std::net::Shutdown::Both);
         return false;
@@ -389,11 +359,7 @@ pub(crate) fn write_response(
     }
     head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
     head.push_str(&format!("x-amzn-RequestId: {request_id}\r\n"));
-    head.push_str(if keep_alive {
-        "Connection: keep-alive\r\n\r\n"
-    } else {
-        "Connection: close\r\n\r\n"
-    });
+    head.push_str(if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" });
     let body: &[u8] = match resp.delivery {
         Delivery::Truncated => &resp.body[..resp.body.len() / 2],
         _ => &resp.body,

@@ -1,7 +1,41 @@
 //! The mock AWS server: Bedrock runtime and control plane, STS, SSO-OIDC and the SSO portal on
 //! one loopback port, with SigV4 verification, fault injection and a request log.
 //!
-//! FINDINGS_PLACEHOLDER
+//! What the real Claude Code 2.1.330 sends (`claude -p "say hi" --output-format stream-json
+//! --verbose`, `CLAUDE_CODE_USE_BEDROCK=1`, `AWS_REGION=us-east-1`, `ANTHROPIC_BEDROCK_BASE_URL`
+//! and `AWS_ENDPOINT_URL` = this mock; run inside `unshare -n` so only loopback existed):
+//!
+//! - Every request is SigV4 (`AWS4-HMAC-SHA256`, scope `us-east-1`), sends and signs
+//!   `x-amz-security-token` and `x-amz-content-sha256`, and uses keep-alive. Service `bedrock`
+//!   for all Bedrock calls, `sts` for the probe. Content-Length bodies, never chunked.
+//! - With static env keys and no settings, five requests, nothing else:
+//!   1. `GET /inference-profiles?type=SYSTEM_DEFINED` (aws-sdk-js 3.936 `ListInferenceProfiles`;
+//!      it follows `nextToken` and keeps the ids containing "anthropic"; an empty
+//!      `{"inferenceProfileSummaries":[]}` is fine and leaves it on its defaults).
+//!   2. Three `POST /model/<id>/invoke` availability probes (`max_tokens: 1`, prompt ".") for
+//!      `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `us.anthropic.claude-opus-5-5` and
+//!      `us.anthropic.claude-haiku-4-5-20251001-v1:0`, in varying order.
+//!   3. `POST /model/us.anthropic.claude-opus-5-5/invoke-with-response-stream` with the real
+//!      prompt (~50 KB; user agent `claude-cli/2.1.330`, `anthropic-version: 2023-06-01`).
+//! - Model ids arrive with a raw `:` in the path, but the signature covers the path encoded
+//!   once (`%3A`): the "encoded-once" canonical-URI variant. Ids without `:` match "as-received".
+//! - The STS probe happens only when the settings have `awsAuthRefresh` (not for
+//!   `awsCredentialExport` alone): `POST /`, `content-type: application/x-www-form-urlencoded`,
+//!   body `Action=GetCallerIdentity&Version=2011-06-15`, signed with the default chain's key
+//!   (env or `~/.aws/credentials`). On `403 ExpiredToken` it ran `awsAuthRefresh`, then
+//!   `awsCredentialExport`, and signed every Bedrock call with the exported key.
+//! - A `403 ExpiredTokenException` on the stream call shows up in stream-json as
+//!   `{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":~500,
+//!   "error_status":403,"error":"authentication_failed"}`; it re-ran `awsCredentialExport` and
+//!   retried ~0.5 s later. A 403 on a probe `invoke` is not retried.
+//! - A hook's `{"systemMessage":"a\nb"}` appears in stream-json as
+//!   `{"type":"system","subtype":"informational","content":"UserPromptSubmit says: a\n
+//!   UserPromptSubmit says: b","level":"notice",..}` (one prefix per line).
+//! - When its default chain finds no credentials (no env keys, no `~/.aws/credentials`), the AWS
+//!   SDK inside Claude Code connects to 169.254.169.254 (EC2 metadata); tests set
+//!   `AWS_EC2_METADATA_DISABLED=true` (see `claude_bedrock_env`), after which strace showed
+//!   connects to 127.0.0.1 only, and no DNS.
+//! - A whole `-p` run against the mock takes about 1.3 s; stderr stays empty.
 
 mod http;
 mod routes;
@@ -137,10 +171,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// First value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn body_text(&self) -> String {
@@ -149,19 +180,14 @@ impl RecordedRequest {
 
     /// Whether this is a successful, correctly signed request made with `access_key_id`.
     pub fn signed_ok_by(&self, access_key_id: &str) -> bool {
-        self.signature_ok
-            && self.status == Some(200)
-            && self.access_key_id.as_deref() == Some(access_key_id)
+        self.signature_ok && self.status == Some(200) && self.access_key_id.as_deref() == Some(access_key_id)
     }
 
     /// A JSON summary (bodies over 2 KiB are cut) for logs and debugging.
     pub fn to_json(&self) -> serde_json::Value {
         let body = self.body_text();
-        let body: String = if body.len() > 2048 {
-            format!("{}…", body.chars().take(2048).collect::<String>())
-        } else {
-            body
-        };
+        let body: String =
+            if body.len() > 2048 { format!("{}…", body.chars().take(2048).collect::<String>()) } else { body };
         serde_json::json!({
             "seq": self.seq,
             "method": self.method,
@@ -284,10 +310,7 @@ impl Shared {
     /// A fresh hex string, unique within the process and unpredictable enough for a mock.
     fn unique_hex(&self, len: usize) -> String {
         let n = self.unique.fetch_add(1, Ordering::SeqCst);
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
         let mut out = String::new();
         let mut round = 0u32;
         while out.len() < len && round < 16 {
@@ -322,8 +345,8 @@ impl MockAws {
     ///
     /// # Panics
     /// If no loopback port can be bound: nothing a test could do without it.
+    #[allow(clippy::panic, reason = "test helper: no mock, no test")]
     pub fn start() -> MockAws {
-        #[allow(clippy::panic, reason = "test helper: no mock, no test")]
         match MockAws::try_start() {
             Ok(m) => m,
             Err(e) => panic!("mock AWS: cannot listen on 127.0.0.1: {e}"),
@@ -344,11 +367,7 @@ impl MockAws {
         let accept = std::thread::Builder::new()
             .name("mock-aws-accept".into())
             .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(MockAws {
-            shared,
-            addr,
-            accept: Some(accept),
-        })
+        Ok(MockAws { shared, addr, accept: Some(accept) })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -361,13 +380,7 @@ impl MockAws {
     }
 
     /// Registers a Bedrock/STS key. `valid = false` makes it answer as expired.
-    pub fn add_key(
-        &self,
-        access_key_id: &str,
-        secret: &str,
-        session_token: Option<&str>,
-        valid: bool,
-    ) {
+    pub fn add_key(&self, access_key_id: &str, secret: &str, session_token: Option<&str>, valid: bool) {
         self.shared.state().keys.insert(
             access_key_id.to_string(),
             Key {
@@ -420,13 +433,7 @@ impl MockAws {
 
     /// Seeds an access token the portal accepts (`valid = true`, no expiry) or rejects.
     pub fn add_access_token(&self, token: &str, valid: bool) {
-        self.shared.state().access_tokens.insert(
-            token.to_string(),
-            AccessToken {
-                valid,
-                expires_at: None,
-            },
-        );
+        self.shared.state().access_tokens.insert(token.to_string(), AccessToken { valid, expires_at: None });
     }
 
     /// Marks an access token valid or invalid; unknown tokens are ignored.
@@ -443,12 +450,7 @@ impl MockAws {
 
     /// Queues a one-shot fault for a route.
     pub fn push_fault(&self, route: Route, fault: Fault) {
-        self.shared
-            .state()
-            .faults
-            .entry(route)
-            .or_default()
-            .push_back(fault);
+        self.shared.state().faults.entry(route).or_default().push_back(fault);
     }
 
     /// Sets (or with `None` clears) a fault applied to every request of a route.
@@ -469,12 +471,7 @@ impl MockAws {
 
     /// Requests seen on a route (all of them, also past the log's cap).
     pub fn count(&self, route: Route) -> usize {
-        self.shared
-            .state()
-            .counts
-            .get(&route)
-            .copied()
-            .unwrap_or_default()
+        self.shared.state().counts.get(&route).copied().unwrap_or_default()
     }
 
     /// The request log, oldest first.
@@ -484,13 +481,7 @@ impl MockAws {
 
     /// Requests from `seq` on (for tailing the log).
     pub fn requests_since(&self, seq: u64) -> Vec<RecordedRequest> {
-        self.shared
-            .state()
-            .requests
-            .iter()
-            .filter(|r| r.seq >= seq)
-            .cloned()
-            .collect()
+        self.shared.state().requests.iter().filter(|r| r.seq >= seq).cloned().collect()
     }
 
     /// Access tokens CreateToken handed out, oldest first.
@@ -510,11 +501,7 @@ impl MockAws {
 
     /// The whole log as JSON lines, handy in assertion messages.
     pub fn dump(&self) -> String {
-        self.requests()
-            .iter()
-            .map(|r| r.to_json().to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.requests().iter().map(|r| r.to_json().to_string()).collect::<Vec<_>>().join("\n")
     }
 }
 
@@ -645,7 +632,7 @@ fn record_malformed(shared: &Shared, status: u16, msg: &str) -> u64 {
     seq
 }
 
-/// Used by routes: whether a response is a deliberate connection close.
+/// The status to record: `None` when the answer is a deliberate connection close.
 fn delivered_status(resp: &Response) -> Option<u16> {
     (resp.delivery != Delivery::Close).then_some(resp.status)
 }

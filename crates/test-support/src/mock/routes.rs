@@ -5,9 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::http::{Delivery, Request, Response};
-use super::{
-    AccessToken, Fault, Key, MAX_RECORDED, RecordedRequest, Route, Shared, delivered_status,
-};
+use super::{AccessToken, Fault, Key, MAX_RECORDED, RecordedRequest, Route, Shared, delivered_status};
 use crate::eventstream;
 use crate::sigv4;
 
@@ -42,10 +40,7 @@ pub(super) fn handle(shared: &Shared, req: &Request) -> (Response, u64) {
         resp.status = 0;
     }
 
-    let error = resp
-        .header("x-amzn-errortype")
-        .map(str::to_string)
-        .or_else(|| error_code_in_body(&resp));
+    let error = resp.header("x-amzn-errortype").map(str::to_string).or_else(|| error_code_in_body(&resp));
     let record = RecordedRequest {
         seq,
         at: SystemTime::now(),
@@ -53,11 +48,7 @@ pub(super) fn handle(shared: &Shared, req: &Request) -> (Response, u64) {
         path: req.path.clone(),
         query: req.query.clone(),
         route,
-        headers: req
-            .headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-            .collect(),
+        headers: req.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
         body: req.body.clone(),
         model_id,
         access_key_id: sig.as_ref().and_then(|s| s.access_key_id.clone()),
@@ -86,13 +77,9 @@ fn classify(req: &Request) -> Route {
         "POST" if p == "/token" => Route::Token,
         "GET" if p == "/federation/credentials" => Route::RoleCredentials,
         "POST" | "GET" if p == "/" && sts_action(req).is_some() => Route::Sts,
-        "POST" if p.starts_with("/model/") && p.ends_with("/invoke-with-response-stream") => {
-            Route::BedrockStream
-        }
+        "POST" if p.starts_with("/model/") && p.ends_with("/invoke-with-response-stream") => Route::BedrockStream,
         "POST" if p.starts_with("/model/") && p.ends_with("/invoke") => Route::BedrockInvoke,
-        "GET" if p == "/inference-profiles" || p.starts_with("/inference-profiles/") => {
-            Route::InferenceProfiles
-        }
+        "GET" if p == "/inference-profiles" || p.starts_with("/inference-profiles/") => Route::InferenceProfiles,
         _ => Route::Other,
     }
 }
@@ -107,9 +94,7 @@ fn sts_action(req: &Request) -> Option<String> {
 fn form_value(form: &str, name: &str) -> Option<String> {
     form.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            String::from_utf8_lossy(&sigv4::percent_decode(&s.replace('+', " "))).into_owned()
-        };
+        let decode = |s: &str| String::from_utf8_lossy(&sigv4::percent_decode(&s.replace('+', " "))).into_owned();
         (decode(k) == name).then(|| decode(v))
     })
 }
@@ -211,11 +196,8 @@ fn signature_variant(req: &Request, auth: &sigv4::AuthHeader, secret: &str) -> O
     if !amz_date.starts_with(&auth.date) || !auth.signed_headers.iter().any(|h| h == "host") {
         return None;
     }
-    let headers: Vec<(String, String)> = auth
-        .signed_headers
-        .iter()
-        .map(|name| (name.clone(), req.header_all(name).join(",")))
-        .collect();
+    let headers: Vec<(String, String)> =
+        auth.signed_headers.iter().map(|name| (name.clone(), req.header_all(name).join(","))).collect();
     let payload_hash = match req.header("x-amz-content-sha256") {
         Some(h) => h.to_string(),
         None => sigv4::sha256_hex(&req.body),
@@ -249,13 +231,7 @@ fn signature_variant(req: &Request, auth: &sigv4::AuthHeader, secret: &str) -> O
 }
 
 /// The normal (fault-free) answer of a route.
-fn answer(
-    shared: &Shared,
-    route: Route,
-    req: &Request,
-    sig: Option<&SigCheck>,
-    model_id: Option<&str>,
-) -> Response {
+fn answer(shared: &Shared, route: Route, req: &Request, sig: Option<&SigCheck>, model_id: Option<&str>) -> Response {
     if let Some(failure) = sig.and_then(|s| s.failure.map(|f| (f, s.expected_service))) {
         return auth_error(route, failure.0, failure.1);
     }
@@ -266,18 +242,15 @@ fn answer(
         Route::BedrockInvoke => invoke(shared, model_id.unwrap_or_default()),
         Route::BedrockStream => invoke_stream(shared, model_id.unwrap_or_default()),
         Route::InferenceProfiles => inference_profiles(req),
-        Route::Other => aws_json_error(
-            404,
-            "UnknownOperationException",
-            &format!("mock: no route for {} {}", req.method, req.path),
-        ),
+        Route::Other => {
+            aws_json_error(404, "UnknownOperationException", &format!("mock: no route for {} {}", req.method, req.path))
+        }
     }
 }
 
 /// Error in the AWS JSON protocols: `x-amzn-errortype` header and `{"message"}` body.
 fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
-    Response::json(status, &json!({ "message": message }))
-        .with_header("x-amzn-errortype", error_type)
+    Response::json(status, &json!({ "message": message })).with_header("x-amzn-errortype", error_type)
 }
 
 /// Error in the STS query protocol (XML).
@@ -296,11 +269,8 @@ fn sts_error(status: u16, code: &str, message: &str) -> Response {
 
 /// Error in the SSO-OIDC protocol: `{"error","error_description"}`.
 fn oidc_error(status: u16, code: &str, error_type: &str, description: &str) -> Response {
-    Response::json(
-        status,
-        &json!({ "error": code, "error_description": description }),
-    )
-    .with_header("x-amzn-errortype", error_type)
+    Response::json(status, &json!({ "error": code, "error_description": description }))
+        .with_header("x-amzn-errortype", error_type)
 }
 
 /// Pulls `error` (OIDC) or `<Code>` (STS) out of an error body, for the request log.
@@ -309,9 +279,7 @@ fn error_code_in_body(resp: &Response) -> Option<String> {
         return None;
     }
     let text = String::from_utf8_lossy(&resp.body);
-    if let Some(code) = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_string))
+    if let Some(code) = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"].as_str().map(str::to_string))
     {
         return Some(code);
     }
@@ -329,7 +297,9 @@ fn auth_error(route: Route, failure: AuthFailure, expected_service: &str) -> Res
     let wrong_service = format!("Credential should be scoped to correct service: '{expected_service}'. ");
     if route == Route::Sts {
         return match failure {
-            AuthFailure::Missing => sts_error(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+            AuthFailure::Missing => {
+                sts_error(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+            }
             AuthFailure::Malformed => sts_error(400, "IncompleteSignature", "Malformed Authorization header"),
             AuthFailure::UnknownKey | AuthFailure::BadToken => sts_error(403, "InvalidClientTokenId", INVALID_TOKEN),
             AuthFailure::BadSignature => sts_error(403, "SignatureDoesNotMatch", BAD_SIG),
@@ -338,7 +308,9 @@ fn auth_error(route: Route, failure: AuthFailure, expected_service: &str) -> Res
         };
     }
     match failure {
-        AuthFailure::Missing => aws_json_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+        AuthFailure::Missing => {
+            aws_json_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        }
         AuthFailure::Malformed => aws_json_error(403, "IncompleteSignatureException", "Malformed Authorization header"),
         AuthFailure::UnknownKey | AuthFailure::BadToken => {
             aws_json_error(403, "UnrecognizedClientException", INVALID_TOKEN)
@@ -395,20 +367,13 @@ fn fault_response(route: Route, fault: &Fault) -> Response {
             resp.delivery = Delivery::Truncated;
             resp
         }
-        Fault::InvalidGrant => oidc_error(
-            400,
-            "invalid_grant",
-            "InvalidGrantException",
-            "mock fault: invalid_grant",
-        ),
+        Fault::InvalidGrant => oidc_error(400, "invalid_grant", "InvalidGrantException", "mock fault: invalid_grant"),
         Fault::Unauthorized => match route {
             Route::Token => oidc_error(401, "invalid_client", "InvalidClientException", "mock fault: invalid_client"),
             Route::Sts => sts_error(403, "ExpiredToken", "The security token included in the request is expired"),
-            Route::BedrockInvoke | Route::BedrockStream | Route::InferenceProfiles => aws_json_error(
-                403,
-                "ExpiredTokenException",
-                "The security token included in the request is expired",
-            ),
+            Route::BedrockInvoke | Route::BedrockStream | Route::InferenceProfiles => {
+                aws_json_error(403, "ExpiredTokenException", "The security token included in the request is expired")
+            }
             Route::RoleCredentials | Route::Other => {
                 aws_json_error(401, "UnauthorizedException", "Session token not found or invalid")
             }
@@ -439,18 +404,14 @@ fn create_token(shared: &Shared, req: &Request) -> Response {
             "the mock supports only grantType refresh_token",
         );
     }
-    let (client_id, client_secret, refresh) =
-        (field("clientId"), field("clientSecret"), field("refreshToken"));
+    let (client_id, client_secret, refresh) = (field("clientId"), field("clientSecret"), field("refreshToken"));
     let n = shared.next_unique();
     let access_token = format!("mockat-{n}-{}", shared.unique_hex(24));
     let new_refresh = format!("mockrt-{n}-{}", shared.unique_hex(24));
     let now = SystemTime::now();
 
     let mut st = shared.state();
-    let client_ok = st
-        .oidc_client
-        .as_ref()
-        .is_some_and(|(id, secret)| *id == client_id && *secret == client_secret);
+    let client_ok = st.oidc_client.as_ref().is_some_and(|(id, secret)| *id == client_id && *secret == client_secret);
     if !client_ok {
         // AWS answers InvalidClientException with HTTP 401.
         return oidc_error(401, "invalid_client", "InvalidClientException", "Invalid client provided");
@@ -459,13 +420,8 @@ fn create_token(shared: &Shared, req: &Request) -> Response {
         return oidc_error(400, "invalid_grant", "InvalidGrantException", "Invalid refresh token provided");
     }
     let expires_in = st.token_expires_in;
-    st.access_tokens.insert(
-        access_token.clone(),
-        AccessToken {
-            valid: true,
-            expires_at: Some(after(now, expires_in)),
-        },
-    );
+    st.access_tokens
+        .insert(access_token.clone(), AccessToken { valid: true, expires_at: Some(after(now, expires_in)) });
     st.issued_access_tokens.push(access_token.clone());
     let mut out = json!({
         "accessToken": access_token,
@@ -496,10 +452,7 @@ fn role_credentials(shared: &Shared, req: &Request) -> Response {
     let session_token = format!("mockst-{}", shared.unique_hex(96));
 
     let mut st = shared.state();
-    let token_ok = st
-        .access_tokens
-        .get(bearer)
-        .is_some_and(|t| t.valid && t.expires_at.is_none_or(|e| now < e));
+    let token_ok = st.access_tokens.get(bearer).is_some_and(|t| t.valid && t.expires_at.is_none_or(|e| now < e));
     if !token_ok {
         return unauthorized();
     }
@@ -514,10 +467,7 @@ fn role_credentials(shared: &Shared, req: &Request) -> Response {
         },
     );
     st.issued_role_keys.push(access_key_id.clone());
-    let expiration_ms = expires_at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
+    let expiration_ms = expires_at.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     Response::json(
         200,
         &json!({
@@ -538,10 +488,7 @@ fn sts(req: &Request, access_key_id: Option<&str>) -> Response {
     }
     let akid = access_key_id.unwrap_or_default();
     let (arn, user_id) = if akid.starts_with("ASIA") {
-        (
-            "arn:aws:sts::123456789012:assumed-role/MockRole/mock-session",
-            "AROAMOCKROLE00000000:mock-session",
-        )
+        ("arn:aws:sts::123456789012:assumed-role/MockRole/mock-session", "AROAMOCKROLE00000000:mock-session")
     } else {
         ("arn:aws:iam::123456789012:user/mock-user", "AIDAMOCKUSER00000000")
     };

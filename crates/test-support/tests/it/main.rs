@@ -1,0 +1,38 @@
+//! Integration tests of test-support: the mock server against our own client and botocore,
+//! event-stream framing, SSO flows, fault injection, and the temp-HOME runner.
+
+// Test code: failing loudly at the first surprise is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod botocore;
+mod claude;
+mod eventstream;
+mod faults;
+mod home;
+mod http;
+mod mock_binary;
+mod sigv4;
+mod sso;
+
+use test_support::MockAws;
+use test_support::client::Creds;
+
+/// A static key registered in most tests.
+pub const AKID: &str = "AKIAMOCKTEST00000001";
+pub const SECRET: &str = "mock/secret+key0000000000000000000000001";
+pub const TOKEN: &str = "mock-session-token-1";
+
+pub fn creds() -> Creds<'static> {
+    Creds { access_key_id: AKID, secret_access_key: SECRET, session_token: Some(TOKEN) }
+}
+
+/// A mock with [`AKID`] registered as valid.
+pub fn mock_with_key() -> MockAws {
+    let mock = MockAws::start();
+    mock.add_key(AKID, SECRET, Some(TOKEN), true);
+    mock
+}
+
+/// A minimal Anthropic Messages request body as Claude Code sends it to Bedrock.
+pub const INVOKE_BODY: &str =
+    r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
