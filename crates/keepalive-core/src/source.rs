@@ -1,6 +1,6 @@
-//! Where a profile's credentials come from and how long they last.
-//!
-//! Today: the shared credentials file, written by saml2aws and friends.
+//! Where a profile's credentials come from: IAM Identity Center (SSO), a
+//! `credential_process`, or the shared credentials file written by saml2aws
+//! and friends.
 
 use std::path::PathBuf;
 
@@ -24,6 +24,32 @@ pub enum SourceError {
     NoProfile { profile: String, path: PathBuf },
     #[error("profile \"{profile}\" in {path} has no aws_access_key_id/aws_secret_access_key")]
     NoKeys { profile: String, path: PathBuf },
+    #[error(transparent)]
+    Sso(#[from] crate::sso::SsoError),
+}
+
+/// Where a profile's credentials come from.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Sso(crate::sso::SsoProfile),
+    Process { command: String },
+    File(FileState),
+}
+
+/// Classifies `profile` the way botocore orders its providers: SSO settings in
+/// the config file first, then keys in the credentials file, then
+/// `credential_process`. An SSO profile that is broken is reported as such
+/// unless the credentials file has keys for it.
+pub fn resolve(ctx: &Ctx, config: &Config, profile: &str) -> Result<Resolved, SourceError> {
+    match crate::sso::profile_kind(ctx, profile) {
+        Ok(crate::sso::ProfileKind::Sso(p)) => Ok(Resolved::Sso(p)),
+        Ok(crate::sso::ProfileKind::CredentialProcess { command }) => Ok(Resolved::Process { command }),
+        Ok(crate::sso::ProfileKind::Other) => read_file(ctx, config, profile).map(Resolved::File),
+        Err(e) => match read_file(ctx, config, profile) {
+            Ok(f) => Ok(Resolved::File(f)),
+            Err(_) => Err(e.into()),
+        },
+    }
 }
 
 /// A credentials-file profile as read right now.

@@ -4,6 +4,7 @@ mod check;
 mod export;
 mod refresh;
 mod robustness;
+mod sso;
 mod statusline;
 
 use std::time::Duration;

@@ -53,6 +53,20 @@ pub enum LoginOutcome {
 /// the login lock. A second caller waits for the first and re-checks.
 pub fn run_foreground(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&str)) -> LoginOutcome {
     let cmd = setup.config().auto_login_cmd.clone();
+    run_login(ctx, profile, &cmd, "autoLoginCmd", &|| fresh_until(ctx, setup, profile), say)
+}
+
+/// Runs a login command under the login lock with inherited output and the
+/// 180 s limit, then asks `fresh` whether it worked. A caller that finds a
+/// login already running waits for it instead of starting a second one.
+pub fn run_login(
+    ctx: &Ctx,
+    profile: &str,
+    cmd: &str,
+    what: &str,
+    fresh: &dyn Fn() -> Option<OffsetDateTime>,
+    say: &mut dyn FnMut(&str),
+) -> LoginOutcome {
     let Some(lock_path) = login_lock_path(ctx) else {
         return LoginOutcome::Failed("cannot locate the state directory (HOME is not set)".into());
     };
@@ -61,7 +75,7 @@ pub fn run_foreground(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnM
         Ok(None) => {
             say("Another Claude Code session is already logging in; waiting for it…");
             let waited = lock::lock_with_timeout(&lock_path, LOGIN_WAIT);
-            return match (waited, fresh_until(ctx, setup, profile)) {
+            return match (waited, fresh()) {
                 (_, Some(t)) => LoginOutcome::Fresh(t),
                 (Ok(None), None) => LoginOutcome::Failed("the other session's login is still running".into()),
                 (_, None) => LoginOutcome::Failed("the other session's login did not produce fresh credentials".into()),
@@ -70,25 +84,25 @@ pub fn run_foreground(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnM
         Err(e) => return LoginOutcome::Failed(e.to_string()),
     };
     // Someone may have logged in between our check and taking the lock.
-    if let Some(t) = fresh_until(ctx, setup, profile) {
+    if let Some(t) = fresh() {
         return LoginOutcome::Fresh(t);
     }
-    say(&format!("Running autoLoginCmd for profile \"{profile}\": {cmd}"));
-    log::write(ctx, Level::Info, "refresh", &format!("running autoLoginCmd for profile {profile}"));
-    let mut command = process::shell(&cmd);
+    say(&format!("Running {what} for profile \"{profile}\": {cmd}"));
+    log::write(ctx, Level::Info, "refresh", &format!("running {what} for profile {profile}"));
+    let mut command = process::shell(cmd);
     command.env(vars::CC_KEEPALIVE_PROFILE, profile);
-    let result = process::run_inherited(command, "autoLoginCmd", LOGIN_TIMEOUT);
-    drop(guard);
-    let outcome = match (result, fresh_until(ctx, setup, profile)) {
+    let result = process::run_inherited(command, what, LOGIN_TIMEOUT);
+    let outcome = match (result, fresh()) {
         (_, Some(t)) => LoginOutcome::Fresh(t),
-        (Ok(status), None) if status.success() => LoginOutcome::Failed(
-            "autoLoginCmd succeeded but the credentials file still holds no fresh credentials".into(),
-        ),
-        (Ok(status), None) => LoginOutcome::Failed(format!("autoLoginCmd failed ({status})")),
+        (Ok(status), None) if status.success() => {
+            LoginOutcome::Failed(format!("{what} succeeded but no fresh credentials are available afterwards"))
+        }
+        (Ok(status), None) => LoginOutcome::Failed(format!("{what} failed ({status})")),
         (Err(e), None) => LoginOutcome::Failed(e.to_string()),
     };
+    drop(guard);
     let level = if matches!(outcome, LoginOutcome::Fresh(_)) { Level::Info } else { Level::Error };
-    log::write(ctx, level, "refresh", &format!("autoLoginCmd for profile {profile}: {outcome:?}"));
+    log::write(ctx, level, "refresh", &format!("{what} for profile {profile}: {outcome:?}"));
     outcome
 }
 

@@ -2,6 +2,7 @@
 //! exit code; the binaries print it.
 
 pub mod autologin;
+pub mod background;
 pub mod check;
 pub mod export;
 pub mod refresh;
@@ -72,6 +73,10 @@ pub fn background_entry(first_arg: Option<&std::ffi::OsStr>) -> Option<u8> {
     if arg == BACKGROUND_LOGIN_ARG {
         let ctx = Ctx::from_process();
         return Some(autologin::run_background(&ctx));
+    }
+    if arg == background::BACKGROUND_SSO_ARG {
+        let ctx = Ctx::from_process();
+        return Some(background::run_sso(&ctx));
     }
     None
 }

@@ -1,11 +1,14 @@
 //! `cc-aws-refresh` (`awsAuthRefresh`): Claude Code shows its output to the
-//! user. Succeeds at once when fresh credentials exist already, else runs
-//! `autoLoginCmd`, else tells the user what to run.
+//! user. Succeeds at once when fresh credentials exist already; SSO: refreshes
+//! silently, and opens a browser login only when the refresh token is dead;
+//! credentials file: runs `autoLoginCmd`, else tells the user what to run.
 
 use super::autologin::{self, LoginOutcome};
 use super::{Setup, login_hint};
 use crate::ctx::Ctx;
 use crate::expiry;
+use crate::source::{self, Resolved};
+use crate::sso::SsoProfile;
 
 /// Runs the refresh, sending progress lines to `say`. Returns the exit code.
 pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
@@ -20,6 +23,25 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
             return 1;
         }
     };
+    match source::resolve(ctx, setup.config(), &profile) {
+        Ok(Resolved::Sso(p)) => return refresh_sso(ctx, &setup, &p, say),
+        Ok(Resolved::Process { command }) => {
+            return match crate::credential_process::credentials(ctx, &profile, &command) {
+                Ok(c) => {
+                    say(&format!(
+                        "AWS credentials for profile \"{profile}\" from credential_process: {}.",
+                        valid_for(ctx, c.expiration)
+                    ));
+                    0
+                }
+                Err(e) => {
+                    say(&format!("cc-aws-refresh: {e}"));
+                    1
+                }
+            };
+        }
+        Ok(Resolved::File(_)) | Err(_) => {}
+    }
     if let Some(t) = autologin::fresh_until(ctx, &setup, &profile) {
         say(&fresh_line(ctx, &profile, t, "already valid (refreshed elsewhere)"));
         return 0;
@@ -44,6 +66,55 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
             ));
             1
         }
+    }
+}
+
+/// Silent path first (token refresh + role credentials); a browser login
+/// (`loginCmd`, else `aws sso login`) only when the refresh token is dead.
+fn refresh_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile, say: &mut dyn FnMut(&str)) -> u8 {
+    let cfg = setup.config();
+    let err = match crate::sso::role_credentials(ctx, cfg, p) {
+        Ok(c) => {
+            say(&format!(
+                "AWS SSO ({}) for profile \"{}\": role credentials {}.",
+                p.label(),
+                p.profile,
+                valid_for(ctx, c.expiration)
+            ));
+            return 0;
+        }
+        Err(e) => e,
+    };
+    if !err.needs_login() {
+        say(&format!("cc-aws-refresh: {err}"));
+        return 1;
+    }
+    let command = if cfg.login_cmd.is_empty() { crate::sso::login_command(p) } else { cfg.login_cmd.clone() };
+    say(&format!("The AWS SSO session ({}) cannot be refreshed silently: a browser login is needed.", p.label()));
+    let fresh = || crate::sso::role_credentials(ctx, cfg, p).ok().map(|c| c.expiration.unwrap_or(ctx.now));
+    match autologin::run_login(ctx, &p.profile, &command, "SSO login", &fresh, say) {
+        LoginOutcome::Fresh(t) => {
+            say(&format!(
+                "AWS SSO login for profile \"{}\" done: role credentials {}.",
+                p.profile,
+                valid_for(ctx, Some(t))
+            ));
+            0
+        }
+        LoginOutcome::Failed(why) => {
+            say(&format!(
+                "AWS SSO login for profile \"{}\" failed: {why}. Run `{command}` in another terminal.",
+                p.profile
+            ));
+            1
+        }
+    }
+}
+
+fn valid_for(ctx: &Ctx, until: Option<time::OffsetDateTime>) -> String {
+    match until {
+        Some(t) => format!("valid for {}", expiry::human(t - ctx.now)),
+        None => "valid (no expiry)".into(),
     }
 }
 

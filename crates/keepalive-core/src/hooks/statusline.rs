@@ -3,11 +3,12 @@
 
 use std::time::Duration as StdDuration;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::Setup;
 use crate::ctx::Ctx;
 use crate::hook_io::{Colour, paint};
+use crate::source::{self, Resolved};
 use crate::{expiry, process};
 
 /// A composed command slower than this is dropped; the timer always shows.
@@ -29,17 +30,39 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> String {
     line
 }
 
+/// What the timer counts down to.
+enum Until {
+    At(OffsetDateTime),
+    Unknown,
+    Missing,
+}
+
+fn until(ctx: &Ctx, setup: &Setup, profile: &str) -> Until {
+    match source::resolve(ctx, setup.config(), profile) {
+        Ok(Resolved::File(state)) => state.expires_at().map_or(Until::Unknown, Until::At),
+        // The SSO session lasts as long as the access token, extended by a
+        // refresh token that can still be used; role credentials are renewed
+        // from it silently.
+        Ok(Resolved::Sso(p)) => match crate::sso::session_status(ctx, setup.config(), &p) {
+            Ok(s) if s.token_found => Until::At(s.login_needed_at()),
+            _ => Until::Missing,
+        },
+        Ok(Resolved::Process { command }) => {
+            crate::credential_process::cached_expiry(ctx, profile, &command).map_or(Until::Unknown, Until::At)
+        }
+        Err(_) => Until::Missing,
+    }
+}
+
 fn timer(ctx: &Ctx, setup: &Setup) -> String {
     let colour = ctx.colour();
     let Ok(profile) = &setup.profile else {
         return paint("AWS: bad profile", Colour::Red, colour);
     };
-    let state = match crate::source::read_file(ctx, setup.config(), profile) {
-        Ok(s) => s,
-        Err(_) => return paint("AWS: no credentials", Colour::Red, colour),
-    };
-    let Some(exp) = state.expires_at() else {
-        return "AWS: no expiry".to_string();
+    let exp = match until(ctx, setup, profile) {
+        Until::At(t) => t,
+        Until::Unknown => return "AWS: no expiry".to_string(),
+        Until::Missing => return paint("AWS: no credentials", Colour::Red, colour),
     };
     let left = exp - ctx.now;
     if left <= Duration::ZERO {

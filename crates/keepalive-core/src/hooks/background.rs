@@ -1,0 +1,88 @@
+//! The silent SSO refresh that `cc-aws-check` and `cc-aws-export` start
+//! detached, so a prompt never waits on the network.
+
+use std::time::Duration as StdDuration;
+
+use super::Setup;
+use crate::ctx::Ctx;
+use crate::env::vars;
+use crate::log::{self, Level};
+use crate::source::{self, Resolved};
+use crate::{expiry, fsutil, lock, process};
+
+/// The hidden first argument a hook binary re-executes itself with.
+pub const BACKGROUND_SSO_ARG: &str = "__background-sso-refresh";
+
+/// Background SSO refreshes start at most this often per profile: a network
+/// outage must not spawn one process per prompt.
+pub const SSO_EVERY_SECS: i64 = 60;
+
+/// Starts a detached silent refresh for an SSO profile unless one started in
+/// the last minute. Returns whether one was started.
+pub fn maybe_start_sso(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
+    let Ok(state) = crate::paths::state_dir(&ctx.env) else { return false };
+    let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest().to_string()));
+    let Ok(Some(_guard)) = lock::lock_with_timeout(&stamp.with_extension("lock"), StdDuration::from_millis(200)) else {
+        return false;
+    };
+    let last = fsutil::read_optional(&stamp).ok().flatten().and_then(|s| expiry::parse(&s).ok());
+    if let Some(last) = last
+        && (ctx.now - last).whole_seconds().abs() < SSO_EVERY_SECS
+    {
+        return false;
+    }
+    let Ok(exe) = std::env::current_exe() else { return false };
+    if fsutil::write_atomic(&stamp, expiry::to_iso8601(ctx.now).as_bytes(), Some(0o600)).is_err() {
+        return false;
+    }
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(BACKGROUND_SSO_ARG).env(vars::CC_KEEPALIVE_PROFILE, profile);
+    process::spawn_detached(cmd, "background SSO refresh").is_ok()
+}
+
+/// The detached side: refresh the token if it is inside the window, then make
+/// sure role credentials with time left are cached for the next export.
+pub fn run_sso(ctx: &Ctx) -> u8 {
+    let setup = Setup::load(ctx);
+    let Ok(profile) = setup.profile.as_ref() else { return 1 };
+    let Ok(Resolved::Sso(p)) = source::resolve(ctx, setup.config(), profile) else { return 0 };
+    let result = crate::sso::refresh_session(ctx, setup.config(), &p, false)
+        .and_then(|outcome| crate::sso::role_credentials(ctx, setup.config(), &p).map(|_| outcome));
+    match result {
+        Ok(outcome) => {
+            log::write(
+                ctx,
+                Level::Info,
+                "background",
+                &format!("profile {profile}: {outcome}; role credentials cached"),
+            );
+            0
+        }
+        Err(e) => {
+            log::write(ctx, Level::Error, "background", &format!("profile {profile}: silent SSO refresh failed: {e}"));
+            if e.needs_login() {
+                notify_login_needed_once(ctx, &setup, &p);
+            }
+            1
+        }
+    }
+}
+
+/// Tells the user (desktop notification) that a browser login is needed, once
+/// per session end: the stamp records which token expiry we notified about.
+fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::sso::SsoProfile) {
+    let Ok(status) = crate::sso::session_status(ctx, setup.config(), p) else { return };
+    let Ok(state) = crate::paths::state_dir(&ctx.env) else { return };
+    let stamp = state.join(format!("notified-login-{}", sha1_smol::Sha1::from(&p.profile).digest().to_string()));
+    let key = status.access_token_expires_at.map(expiry::to_iso8601).unwrap_or_else(|| "none".into());
+    if fsutil::read_optional(&stamp).ok().flatten().as_deref() == Some(key.as_str()) {
+        return;
+    }
+    let _ = fsutil::write_atomic(&stamp, key.as_bytes(), Some(0o600));
+    let n = crate::notify::Notification {
+        kind: crate::notify::Kind::LoginNeeded,
+        title: "AWS login needed".into(),
+        body: format!("{}: run `{}`", status.session_label, status.login_command),
+    };
+    crate::notify::send(ctx, setup.config().notify, &n);
+}
