@@ -172,6 +172,22 @@ fn plugin_dir(home: &TestHome) -> PathBuf {
     dir
 }
 
+/// The plugin `cargo xtask dist` built (`CC_E2E_PLUGIN_DIR`, set by `cargo xtask ci`), copied
+/// into the temp HOME; without it, a plugin laid out like the shipped one.
+fn dist_plugin_dir(home: &TestHome) -> PathBuf {
+    let Some(dist) = std::env::var_os("CC_E2E_PLUGIN_DIR") else {
+        if std::env::var_os("CI").is_some() {
+            panic!("CC_E2E_PLUGIN_DIR is not set: run the e2e suite through `cargo xtask ci`");
+        }
+        return plugin_dir(home);
+    };
+    let dist = PathBuf::from(dist);
+    assert!(dist.join(".claude-plugin/plugin.json").is_file(), "{} is not a plugin directory", dist.display());
+    assert!(dist.join("hooks/hooks.json").is_file(), "{} has no hooks/hooks.json", dist.display());
+    assert!(dist.join("bin/cc-aws-check").is_file(), "{} has no bin/cc-aws-check", dist.display());
+    dist
+}
+
 /// The stream-json `system` events that carry hook messages.
 fn hook_messages(stdout: &str) -> Vec<String> {
     stdout
@@ -196,7 +212,7 @@ fn plugin_check_hook_warns_before_expiry() {
     // Valid for two more hours, well inside the warning window below.
     home.write(".aws/credentials", credentials_file(NEW_AKID, NEW_SECRET, NEW_TOKEN, now + 2 * 3600));
     write_config(&home, &json!({ "warnMinutes": 600 }));
-    let plugin = plugin_dir(&home);
+    let plugin = dist_plugin_dir(&home);
 
     let plugin_arg = plugin.to_string_lossy().into_owned();
     let out = run(
@@ -214,6 +230,83 @@ fn plugin_check_hook_warns_before_expiry() {
     );
     assert!(mock.requests().iter().any(|r| r.route == Route::BedrockStream && r.signed_ok_by(NEW_AKID)), "{ctx}");
     assert_no_secret(&out.stdout, &[NEW_SECRET, NEW_TOKEN]);
+}
+
+const SSO_CONFIG: &str = "\
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = BedrockUser
+region = us-east-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+";
+
+/// IAM Identity Center: the access token has expired, the refresh token is good. Claude Code
+/// must get an answer with no browser login, after exactly one CreateToken, signing Bedrock
+/// requests with the role credentials the portal issued.
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn sso_session_refreshes_silently() {
+    let now = unix_now();
+    let mock = MockAws::start();
+    mock.set_answer("E2E_ANSWER_SSO");
+    let (access, refresh, client_secret) = ("E2EAT-expired-access-token", "E2ERT-refresh-token", "E2ECS-client-secret");
+    mock.set_oidc_client("e2e-client", client_secret);
+    mock.set_refresh_token(refresh);
+    mock.add_access_token(access, false);
+
+    let home = TestHome::new();
+    home.write(".aws/config", SSO_CONFIG);
+    let token = json!({
+        "startUrl": "https://corp.awsapps.com/start",
+        "region": "us-east-1",
+        "accessToken": access,
+        "expiresAt": rfc3339(now - 600),
+        "clientId": "e2e-client",
+        "clientSecret": client_secret,
+        "registrationExpiresAt": rfc3339(now + 30 * 86400),
+        "refreshToken": refresh,
+    });
+    let cache = format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key("corp"));
+    home.write(&cache, token.to_string());
+    let marker = home.join("browser-login.ran");
+    write_config(
+        &home,
+        &json!({ "profile": "dev", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
+    );
+    let settings = home.write(
+        "claude-settings.json",
+        json!({
+            "awsCredentialExport": sh_quote(&bin("cc-aws-export").to_string_lossy()),
+            "awsAuthRefresh": sh_quote(&bin("cc-aws-refresh").to_string_lossy()),
+        })
+        .to_string(),
+    );
+
+    let settings_arg = settings.to_string_lossy().into_owned();
+    let out = run(&mut claude(&home, &mock, &["--settings", &settings_arg]), b"", CLAUDE_TIMEOUT);
+    let ctx = context(&out, &mock, &home);
+    assert!(out.success(), "claude failed:\n{ctx}");
+    assert!(out.stdout.contains("E2E_ANSWER_SSO"), "no answer:\n{ctx}");
+    assert!(!marker.exists(), "a browser login ran:\n{ctx}");
+    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
+    let role_keys = mock.issued_role_keys();
+    let reqs = mock.requests();
+    assert!(
+        reqs.iter().any(|r| r.route == Route::BedrockStream && role_keys.iter().any(|k| r.signed_ok_by(k))),
+        "no Bedrock stream call signed with the issued role credentials:\n{ctx}"
+    );
+    let stored: Value = serde_json::from_str(&home.read(&cache)).unwrap();
+    assert_eq!(stored["refreshToken"].as_str(), mock.refresh_token().as_deref(), "rotated refresh token stored");
+    let mut secrets = vec![access.to_string(), refresh.to_string(), client_secret.to_string()];
+    secrets.extend(mock.issued_access_tokens());
+    secrets.extend(mock.issued_refresh_tokens());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_no_secret(&format!("{}\n{}", out.stdout, out.stderr), &refs);
 }
 
 #[test]
