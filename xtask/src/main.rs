@@ -1,3 +1,73 @@
 //! Build, package, install and CI tasks: `cargo xtask help`.
 
-fn main() {}
+mod bench;
+mod ci;
+mod dist;
+mod install;
+mod plugin;
+mod util;
+
+use std::process::ExitCode;
+
+use keepalive_core::ctx::Ctx;
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  dist        release build, then the plugin directory <target>/dist/cc-aws-keepalive/
+  install     dist, then install for the current user:
+                - the plugin at $XDG_DATA_HOME/cc-aws-keepalive/plugin (~/.local/share/…)
+                - registered with `claude plugin` when claude is on PATH
+                - our config.json created from the example when missing (mode 0600)
+                - awsCredentialExport, awsAuthRefresh, statusLine in Claude Code's settings.json
+              --statusline     you have a status line: show it before the AWS timer (your
+                               command moves into our config.json as statusLineCmd)
+              --no-statusline  leave statusLine alone
+              --dry-run        show what would change (a diff of settings.json), write nothing
+  ci          fmt, clippy, tests, then e2e against Claude Code 2.1.330 (installed into
+              ~/.cache/cc-aws-keepalive with npm when missing): plugin validation, the ignored
+              e2e tests, an install into a temp HOME. `cargo xtask ci PHASE…` runs only those
+              phases (fmt clippy test e2e-deps dist+validate e2e install-smoke)
+  bench       hook start-up time and memory against `node -e 0` [--runs N, default 50]
+  codegen     rewrite the committed plugin/.claude-plugin/*.json and hooks.json
+  help        this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let result = match cmd {
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "dist" => no_args(cmd, rest).and_then(|()| util::Workspace::load()).and_then(|ws| dist::dist(&ws)).map(drop),
+        "install" => run_install(rest),
+        "ci" => ci::ci(rest),
+        "bench" => bench::bench(rest),
+        "codegen" => no_args(cmd, rest).and_then(|()| plugin::codegen(&util::project_root())),
+        other => Err(format!("unknown command {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn no_args(cmd: &str, rest: &[String]) -> util::Result {
+    if rest.is_empty() { Ok(()) } else { Err(format!("{cmd} takes no arguments, got {rest:?}")) }
+}
+
+fn run_install(args: &[String]) -> util::Result {
+    let opts = install::InstallOpts::parse(args)?;
+    let ws = util::Workspace::load()?;
+    let dist_dir = dist::dist(&ws)?;
+    let ctx = Ctx::from_process();
+    install::install(&ctx, std::env::var_os("PATH").as_deref(), &dist_dir, opts).map(drop)
+}

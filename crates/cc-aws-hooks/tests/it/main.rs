@@ -1,5 +1,8 @@
 //! Integration tests: each hook binary run as a process in a temp HOME.
 
+// Helpers outside `#[test]` functions fail the test at the cause, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod check;
 mod export;
 mod refresh;

@@ -21,7 +21,7 @@ pub const SSO_EVERY_SECS: i64 = 60;
 /// the last minute. Returns whether one was started.
 pub fn maybe_start_sso(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
     let Ok(state) = crate::paths::state_dir(&ctx.env) else { return false };
-    let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest().to_string()));
+    let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest()));
     let Ok(Some(_guard)) = lock::lock_with_timeout(&stamp.with_extension("lock"), StdDuration::from_millis(200)) else {
         return false;
     };
@@ -73,7 +73,7 @@ pub fn run_sso(ctx: &Ctx) -> u8 {
 fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::sso::SsoProfile) {
     let Ok(status) = crate::sso::session_status(ctx, setup.config(), p) else { return };
     let Ok(state) = crate::paths::state_dir(&ctx.env) else { return };
-    let stamp = state.join(format!("notified-login-{}", sha1_smol::Sha1::from(&p.profile).digest().to_string()));
+    let stamp = state.join(format!("notified-login-{}", sha1_smol::Sha1::from(&p.profile).digest()));
     let key = status.access_token_expires_at.map(expiry::to_iso8601).unwrap_or_else(|| "none".into());
     if fsutil::read_optional(&stamp).ok().flatten().as_deref() == Some(key.as_str()) {
         return;
