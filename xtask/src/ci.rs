@@ -39,8 +39,9 @@ pub fn ci(only: &[String]) -> Result {
     let phases: &[Phase] = &[
         ("fmt", |_| util::run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", |_| util::run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))),
-        ("test", |_| util::run(cargo(&["test", "--workspace"]))),
+        // Before the tests: the botocore compatibility tests need botocore.
         ("e2e-deps", e2e_deps),
+        ("test", |_| util::run(cargo(&["test", "--workspace"]))),
         ("dist+validate", dist_and_validate),
         ("e2e", e2e_tests),
         ("install-smoke", install_smoke),
@@ -245,8 +246,13 @@ fn e2e_tests(state: &mut State) -> Result {
         return Err(format!("{E2E_TEST} does not exist; the e2e phase cannot pass without it"));
     }
     let (_, dist) = dist(state)?;
+    let claude = claude(state)?;
     let mut cmd = cargo(&["test", "-p", "cc-aws-hooks", "--test", "e2e", "--", "--ignored", "--test-threads=1"]);
-    cmd.env("CC_E2E_CLAUDE", claude(state)?).env("CC_E2E_PLUGIN_DIR", dist);
+    cmd.env("CC_E2E_CLAUDE", &claude).env("CC_E2E_PLUGIN_DIR", dist);
+    util::run(cmd)?;
+    // The mock's own check against the real client: every request signed, the stream read.
+    let mut cmd = cargo(&["test", "-p", "test-support", "--", "--ignored", "--test-threads=1"]);
+    cmd.env("CC_E2E_CLAUDE", &claude);
     util::run(cmd)
 }
 
