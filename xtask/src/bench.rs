@@ -48,6 +48,8 @@ pub fn bench(args: &[String]) -> Result {
     crate::dist::build_release(&ws)?;
     let fixture = FileProfileFixture::new()?;
     let mut scenarios = fixture.scenarios(&ws);
+    let sso = crate::bench_sso::SsoFixture::new()?;
+    scenarios.push(sso.warm_scenario(&ws)?);
     let node = util::which("node", std::env::var_os("PATH").as_deref())
         .ok_or("node is not on PATH; the benchmark compares against `node -e 0`")?;
     scenarios.push(Scenario {
@@ -65,6 +67,9 @@ pub fn bench(args: &[String]) -> Result {
     eprintln!("bench: {runs} runs per binary (+{WARMUP} warm-up), interleaved");
     let results = measure(&scenarios, runs, rss)?;
     print_table(&results);
+    let cold_runs = (runs / 3).max(5);
+    eprintln!("bench: SSO cold paths, {cold_runs} runs each");
+    crate::bench_sso::print_cold(&crate::bench_sso::cold(&sso, &ws, cold_runs)?);
     println!();
     println!("release binaries ({}):", ws.release_dir().display());
     for bin in &ws.bins {
@@ -236,7 +241,7 @@ fn print_table(results: &[(String, Samples)]) {
     let node_median = results.iter().find(|(n, _)| n.starts_with("node")).map(|(_, s)| median_of(s).0);
     println!();
     println!(
-        "{:<20} {:>6} {:>10} {:>10} {:>12} {:>9} {:>9}",
+        "{:<26} {:>6} {:>10} {:>10} {:>12} {:>9} {:>9}",
         "binary", "runs", "median ms", "p90 ms", "max RSS MiB", "vs node", "failures"
     );
     for (name, s) in results {
@@ -246,7 +251,7 @@ fn print_table(results: &[(String, Samples)]) {
             .filter(|n| !n.is_zero())
             .map_or("n/a".to_string(), |n| format!("{:.3}x", median.as_secs_f64() / n.as_secs_f64()));
         println!(
-            "{name:<20} {:>6} {:>10.2} {:>10.2} {rss:>12} {ratio:>9} {:>9}",
+            "{name:<26} {:>6} {:>10.2} {:>10.2} {rss:>12} {ratio:>9} {:>9}",
             s.wall.len(),
             ms(median),
             ms(p90),

@@ -1,6 +1,7 @@
 //! Build, package, install and CI tasks: `cargo xtask help`.
 
 mod bench;
+mod bench_sso;
 mod ci;
 mod dist;
 mod install;

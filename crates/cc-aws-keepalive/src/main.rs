@@ -1,3 +1,90 @@
-//! The `cc-aws-keepalive` command (being written).
+//! `cc-aws-keepalive`: keeps AWS SSO sessions alive outside Claude Code too
+//! (AWS CLI, Terraform, SDKs). Parses arguments, calls keepalive-core, prints,
+//! picks the exit code: 0 ok, 1 failure or problem found, 2 usage error.
 
-fn main() {}
+mod cli;
+mod daemon;
+mod doctor;
+mod logs;
+mod out;
+mod refresh;
+mod service;
+mod setup;
+mod status;
+
+use std::process::ExitCode;
+
+use keepalive_core::ctx::Ctx;
+
+use crate::cli::Args;
+
+const HELP: &str = "\
+Keeps AWS IAM Identity Center (SSO) sessions alive, for Claude Code on Bedrock
+and for every other AWS tool.
+
+Usage: cc-aws-keepalive <command> [options]
+
+Commands:
+  status     every SSO session and hook profile, time left, daemon state
+  refresh    refresh sessions close to expiry now (silently when possible)
+  daemon     keep refreshing in the foreground (what the service runs)
+  service    install, uninstall or inspect the background service
+  logs       show the event log
+  setup      wire the Claude Code hooks into settings.json
+  doctor     check the configuration for known problems
+
+Options:
+  -h, --help     show this help (also: cc-aws-keepalive <command> --help)
+  -V, --version  show the version
+
+Exit codes: 0 ok, 1 failure or problem found, 2 usage error.
+";
+
+fn main() -> ExitCode {
+    let mut argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    if argv.is_empty() {
+        out::err(HELP);
+        return ExitCode::from(cli::USAGE);
+    }
+    let command = argv.remove(0);
+    let (name, help): (&'static str, &str) = match command.as_str() {
+        "-h" | "--help" | "help" => {
+            out::print(HELP);
+            return ExitCode::from(cli::OK);
+        }
+        "-V" | "--version" | "version" => {
+            out::line(&format!("cc-aws-keepalive {}", env!("CARGO_PKG_VERSION")));
+            return ExitCode::from(cli::OK);
+        }
+        "status" => ("status", status::HELP),
+        "refresh" => ("refresh", refresh::HELP),
+        "daemon" => ("daemon", daemon::HELP),
+        "service" => ("service", service::HELP),
+        "logs" => ("logs", logs::HELP),
+        "setup" => ("setup", setup::HELP),
+        "doctor" => ("doctor", doctor::HELP),
+        other => {
+            let e = cli::UsageError { message: format!("unknown command {other:?}"), command: String::new() };
+            return cli::usage_exit(&e);
+        }
+    };
+    let args = Args::new(name, argv);
+    if args.wants_help() {
+        out::print(help);
+        return ExitCode::from(cli::OK);
+    }
+    let ctx = Ctx::from_process();
+    let result = match name {
+        "status" => status::run(&ctx, args),
+        "refresh" => refresh::run(&ctx, args),
+        "daemon" => daemon::run(&ctx, args),
+        "service" => service::run(&ctx, args),
+        "logs" => logs::run(&ctx, args),
+        "setup" => setup::run(&ctx, args),
+        _ => doctor::run(&ctx, args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => cli::usage_exit(&e),
+    }
+}

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::env::{Env, vars};
 use crate::fsutil;
+pub use crate::notify::NotifyMode;
 
 /// Settings from config.json. Key names match the Node.js plugin users migrate from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,12 @@ pub struct Config {
     pub status_line_cmd: String,
     /// Refresh an SSO access token this many minutes before it expires (botocore: 15).
     pub sso_refresh_minutes: u64,
+    /// The daemon and `refresh` renew sessions with less than this left.
+    pub refresh_threshold_minutes: u64,
+    /// How often the daemon looks (1–60).
+    pub check_interval_minutes: u64,
+    /// Which desktop notifications the daemon sends.
+    pub notify: NotifyMode,
 }
 
 impl Default for Config {
@@ -43,6 +50,9 @@ impl Default for Config {
             timer_warn_minutes: 60,
             status_line_cmd: String::new(),
             sso_refresh_minutes: 15,
+            refresh_threshold_minutes: 30,
+            check_interval_minutes: 10,
+            notify: NotifyMode::Problems,
         }
     }
 }
@@ -51,6 +61,8 @@ impl Default for Config {
 enum Kind {
     Text,
     Minutes,
+    /// One word out of a fixed set.
+    Choice,
 }
 
 /// (JSON key, kind, description for docs and config.example.json).
@@ -64,12 +76,25 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("timerWarnMinutes", "60", "status line turns yellow this many minutes before expiry"),
     ("statusLineCmd", "\"\"", "another status line command, shown before the AWS timer"),
     ("ssoRefreshMinutes", "15", "refresh an SSO access token this many minutes before it expires"),
+    ("refreshThresholdMinutes", "30", "the daemon and `refresh` renew sessions with less than this left"),
+    ("checkIntervalMinutes", "10", "how often the daemon checks (1-60)"),
+    (
+        "notify",
+        "\"problems\"",
+        "desktop notifications: \"problems\" (login needed, failures), \"all\" (also successes), \"off\"",
+    ),
 ];
 
 fn kind_of(key: &str) -> Option<Kind> {
     match key {
         "profile" | "expirationField" | "loginCmd" | "autoLoginCmd" | "statusLineCmd" => Some(Kind::Text),
-        "autoLoginMinutes" | "warnMinutes" | "timerWarnMinutes" | "ssoRefreshMinutes" => Some(Kind::Minutes),
+        "autoLoginMinutes"
+        | "warnMinutes"
+        | "timerWarnMinutes"
+        | "ssoRefreshMinutes"
+        | "refreshThresholdMinutes"
+        | "checkIntervalMinutes" => Some(Kind::Minutes),
+        "notify" => Some(Kind::Choice),
         _ => None,
     }
 }
@@ -179,7 +204,16 @@ fn apply(config: &mut Config, map: &Map<String, Value>, path: &Path, warnings: &
                     warnings.push(format!("{p}: \"{key}\" must be a whole number of minutes ≥ 0; using the default"))
                 }
             },
+            (Kind::Choice, Value::String(s)) => {
+                if !set_choice(config, key, s.trim()) {
+                    warnings.push(format!("{p}: \"{key}\" has an unknown value; {}", choice_hint(key)))
+                }
+            }
+            (Kind::Choice, Value::Bool(b)) => {
+                set_choice(config, key, if *b { "problems" } else { "off" });
+            }
             (Kind::Text, _) => warnings.push(format!("{p}: \"{key}\" must be a string; using the default")),
+            (Kind::Choice, _) => warnings.push(format!("{p}: \"{key}\" must be a string; {}", choice_hint(key))),
             (Kind::Minutes, _) => warnings.push(format!("{p}: \"{key}\" must be a number; using the default")),
         }
     }
@@ -200,11 +234,35 @@ fn set_minutes(config: &mut Config, key: &str, value: u64) {
     // A week is more than any AWS session lasts; larger values are typos.
     let value = value.min(7 * 24 * 60);
     match key {
+        // Checking less than every minute buys nothing; more than hourly misses one-hour tokens.
+        "checkIntervalMinutes" => config.check_interval_minutes = value.clamp(1, 60),
+        "refreshThresholdMinutes" => config.refresh_threshold_minutes = value,
         "autoLoginMinutes" => config.auto_login_minutes = value,
         "warnMinutes" => config.warn_minutes = value,
         "timerWarnMinutes" => config.timer_warn_minutes = value,
         "ssoRefreshMinutes" => config.sso_refresh_minutes = value,
         _ => {}
+    }
+}
+
+/// Sets a [`Kind::Choice`] key; `false` when the value is not one of its words.
+fn set_choice(config: &mut Config, key: &str, value: &str) -> bool {
+    match key {
+        "notify" => match NotifyMode::parse(value) {
+            Some(m) => {
+                config.notify = m;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn choice_hint(key: &str) -> &'static str {
+    match key {
+        "notify" => "use \"problems\", \"all\" or \"off\" (using \"problems\" meanwhile)",
+        _ => "using the default",
     }
 }
 
@@ -275,7 +333,8 @@ mod tests {
     fn reads_every_key_and_numbers_as_strings() {
         let text = r#"{"profile":"work","expirationField":"x_security_token_expires","loginCmd":"saml2aws login",
             "autoLoginCmd":"saml2aws login --skip-prompt","autoLoginMinutes":"10","warnMinutes":5,
-            "timerWarnMinutes":" 90 ","statusLineCmd":"echo hi","ssoRefreshMinutes":20}"#;
+            "timerWarnMinutes":" 90 ","statusLineCmd":"echo hi","ssoRefreshMinutes":20,
+            "refreshThresholdMinutes":45,"checkIntervalMinutes":"5","notify":"all"}"#;
         let (c, w, e) = parse(text, &p());
         assert!(w.is_empty(), "{w:?}");
         assert!(e.is_none());
@@ -288,6 +347,22 @@ mod tests {
             (10, 5, 90, 20)
         );
         assert_eq!(c.status_line_cmd, "echo hi");
+        assert_eq!((c.refresh_threshold_minutes, c.check_interval_minutes), (45, 5));
+        assert_eq!(c.notify, NotifyMode::All);
+    }
+
+    #[test]
+    fn daemon_keys_are_clamped_and_checked() {
+        let (c, w, _) = parse(r#"{"checkIntervalMinutes":0,"notify":false}"#, &p());
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((c.check_interval_minutes, c.notify), (1, NotifyMode::Off));
+        let (c, _, _) = parse(r#"{"checkIntervalMinutes":600}"#, &p());
+        assert_eq!(c.check_interval_minutes, 60);
+        let (c, w, _) = parse(r#"{"notify":"loud"}"#, &p());
+        assert_eq!(c.notify, NotifyMode::Problems);
+        assert!(w.join(" ").contains("\"off\""), "{w:?}");
+        let (_, w, _) = parse(r#"{"notify":3}"#, &p());
+        assert_eq!(w.len(), 1);
     }
 
     #[test]

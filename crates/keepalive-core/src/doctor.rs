@@ -1,1 +1,540 @@
-//! (being written) doctor
+//! `cc-aws-keepalive doctor`: checks the configuration and the known traps,
+//! each problem with its fix. Reads files and (unless offline) probes the SSO
+//! endpoints; changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use time::Duration;
+
+use crate::aws_files::IniDoc;
+use crate::claude_settings as cs;
+use crate::config::{self, Config};
+use crate::ctx::Ctx;
+use crate::daemon::{self, Target};
+use crate::env::vars;
+use crate::http::{self, Client, Method, Request, Service};
+use crate::sso::{self, ProfileKind};
+use crate::{expiry, fsutil, paths, role_cache, source, sso_cache};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Ok,
+    /// Worth knowing; not a problem.
+    Note,
+    Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// What was checked ("config.json", "sso-session corp", …).
+    pub subject: String,
+    pub message: String,
+    /// What to do about it.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Skip the endpoint probes.
+    pub offline: bool,
+    /// Where to look for project `.claude/settings*.json` files (and upwards).
+    pub cwd: Option<PathBuf>,
+}
+
+/// The scope that gives the AWS CLI a refresh token.
+pub const REFRESH_SCOPE: &str = "sso:account:access";
+
+struct Out(Vec<Finding>);
+
+impl Out {
+    fn ok(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Finding { severity: Severity::Ok, subject: subject.into(), message: message.into(), fix: None });
+    }
+    fn note(&mut self, subject: impl Into<String>, message: impl Into<String>, fix: Option<String>) {
+        self.0.push(Finding { severity: Severity::Note, subject: subject.into(), message: message.into(), fix });
+    }
+    fn problem(&mut self, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Finding {
+            severity: Severity::Problem,
+            subject: subject.into(),
+            message: message.into(),
+            fix: Some(fix.into()),
+        });
+    }
+}
+
+/// Runs every check.
+pub fn run(ctx: &Ctx, opts: &Options) -> Vec<Finding> {
+    let mut out = Out(Vec::new());
+    let loaded = config::load(&ctx.env);
+    check_config(&loaded, &mut out);
+    let config = &loaded.config;
+    let hook_profiles = daemon::hook_profiles(ctx, config);
+    let (targets, problems) = daemon::targets(ctx, &hook_profiles);
+    for p in problems {
+        out.problem("AWS config", p, "fix the AWS config file as described");
+    }
+    check_profiles(ctx, config, &hook_profiles, &mut out);
+    check_sessions(ctx, config, &targets, &mut out);
+    check_file_modes(ctx, &targets, &mut out);
+    let settings = read_user_settings(ctx);
+    check_wiring(ctx, settings.as_ref(), &mut out);
+    check_claude_env(ctx, config, settings.as_ref(), &hook_profiles, &mut out);
+    check_project_settings(ctx, opts.cwd.as_deref(), &mut out);
+    check_clock(ctx, &targets, &mut out);
+    if !opts.offline {
+        check_endpoints(ctx, &targets, &mut out);
+    }
+    if daemon::running(&ctx.env) {
+        out.ok("daemon", "running");
+    } else {
+        out.note(
+            "daemon",
+            "not running: sessions are refreshed only while Claude Code runs the hooks",
+            Some("`cc-aws-keepalive service install` keeps them alive for every AWS tool".into()),
+        );
+    }
+    out.0
+}
+
+fn check_config(loaded: &config::Loaded, out: &mut Out) {
+    let shown = loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into());
+    if let Some(e) = &loaded.error {
+        out.problem("config.json", e.to_string(), "fix the JSON (or delete the file to use the defaults)");
+    }
+    for w in &loaded.warnings {
+        out.problem("config.json", w.clone(), "correct or remove that key");
+    }
+    if loaded.error.is_none() && loaded.warnings.is_empty() {
+        let exists = loaded.path.as_ref().is_some_and(|p| p.exists());
+        out.ok(
+            "config.json",
+            if exists { format!("{shown}: valid") } else { format!("{shown}: absent, defaults apply") },
+        );
+    }
+}
+
+fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mut Out) {
+    if let Err(e) = config::resolve_profile(&ctx.env, config) {
+        out.problem("profile", e.to_string(), "set a valid \"profile\" in config.json or AWS_PROFILE");
+    }
+    for p in hook_profiles {
+        let subject = format!("profile {p}");
+        match sso::profile_kind(ctx, p) {
+            Ok(ProfileKind::Sso(sp)) => {
+                if sp.session.is_none() {
+                    out.problem(
+                        subject,
+                        format!(
+                            "legacy SSO profile (sso_start_url in the profile): the AWS CLI gives it no refresh token, so it cannot be refreshed silently and needs a browser login every {}",
+                            "time its token expires (usually 1-12 hours)"
+                        ),
+                        format!(
+                            "convert it to an [sso-session]: add `[sso-session NAME]` with sso_start_url = {}, sso_region = {} and sso_registration_scopes = {REFRESH_SCOPE}; in [profile {p}] replace sso_start_url/sso_region with `sso_session = NAME`; then run `aws sso login --sso-session NAME` (or run `aws configure sso` and answer with a session name)",
+                            sp.start_url, sp.sso_region
+                        ),
+                    );
+                } else {
+                    out.ok(
+                        subject,
+                        format!("SSO via {} (account {}, role {})", sp.label(), sp.account_id, sp.role_name),
+                    );
+                }
+            }
+            Ok(ProfileKind::CredentialProcess { .. }) => out.ok(subject, "credential_process"),
+            Ok(ProfileKind::Other) => match source::read_file(ctx, config, p) {
+                Ok(f) => {
+                    if let Some(w) = &f.profile.expiry_warning {
+                        out.problem(
+                            subject,
+                            w.clone(),
+                            "set \"expirationField\" in config.json to the key your login tool writes",
+                        );
+                    } else if f.expires_at().is_none() {
+                        out.note(
+                            subject,
+                            format!("credentials file ({}), no expiry recorded", f.path.display()),
+                            Some("long-term keys never expire; if your login tool writes an expiry, set \"expirationField\"".into()),
+                        );
+                    } else {
+                        out.ok(subject, format!("credentials file ({})", f.path.display()));
+                    }
+                }
+                Err(e) => out.problem(
+                    subject,
+                    e.to_string(),
+                    "log in with your AWS login tool, or set \"profile\" in config.json to a profile that exists",
+                ),
+            },
+            Err(e) => out.problem(subject, e.to_string(), "fix the profile in the AWS config file as described"),
+        }
+    }
+}
+
+fn check_sessions(ctx: &Ctx, config: &Config, targets: &[Target], out: &mut Out) {
+    let Ok(cfg_path) = paths::aws_config_file(&ctx.env) else { return };
+    let doc = IniDoc::read(&cfg_path).ok().flatten().unwrap_or_default();
+    for t in targets.iter().filter(|t| !t.is_legacy()) {
+        let subject = format!("sso-session {}", t.name);
+        let scopes =
+            doc.sso_session(&t.name).and_then(|s| s.get("sso_registration_scopes")).cloned().unwrap_or_default();
+        let has_scope = scopes.split(',').any(|s| s.trim() == REFRESH_SCOPE);
+        if !has_scope {
+            out.problem(
+                subject.clone(),
+                format!(
+                    "sso_registration_scopes {} {REFRESH_SCOPE}: its registration gets no refresh token, so it cannot be refreshed silently",
+                    if scopes.is_empty() { "is missing, so it lacks".to_string() } else { format!("= {scopes} lacks") }
+                ),
+                format!(
+                    "add `sso_registration_scopes = {REFRESH_SCOPE}` to [sso-session {}] in {}, then run `aws sso login --sso-session {}`",
+                    t.name,
+                    cfg_path.display(),
+                    t.name
+                ),
+            );
+        }
+        match sso::session_status(ctx, config, &t.profile) {
+            Ok(st) if !st.token_found => out.problem(
+                subject,
+                format!("no cached token ({})", st.token_path.display()),
+                format!("run `{}`", st.login_command),
+            ),
+            Ok(st) if !st.refresh_token_present => out.problem(
+                subject,
+                "the cached token has no refresh token: it cannot be refreshed silently",
+                format!(
+                    "make sure [sso-session {}] has sso_registration_scopes = {REFRESH_SCOPE}, then run `{}`",
+                    t.name, st.login_command
+                ),
+            ),
+            Ok(st) if !st.silent_refresh_possible => out.problem(
+                subject,
+                "the client registration has expired: silent refresh is no longer possible",
+                format!("run `{}`", st.login_command),
+            ),
+            Ok(st) => {
+                let until = st.silent_refresh_until().map(|t| expiry::relative(ctx.now, t)).unwrap_or_default();
+                if has_scope {
+                    out.ok(subject, format!("token cached; silent refresh possible (registration expires {until})"));
+                }
+            }
+            Err(e) => out.problem(subject, e.to_string(), "log in again to replace the cache file"),
+        }
+    }
+}
+
+/// Group/other bits on a file holding secrets.
+#[cfg(unix)]
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn loose_mode(_path: &Path) -> Option<u32> {
+    None
+}
+
+fn check_file_modes(ctx: &Ctx, targets: &[Target], out: &mut Out) {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = paths::aws_credentials_file(&ctx.env) {
+        files.push(p);
+    }
+    for t in targets {
+        if let Ok(p) = sso_cache::token_path(&ctx.env, t.profile.token_key_source()) {
+            files.push(p);
+        }
+        if !t.profile.account_id.is_empty() {
+            let key = role_cache::cache_key(
+                &t.profile.account_id,
+                &t.profile.role_name,
+                match &t.profile.session {
+                    Some(s) => role_cache::SessionRef::Session(s),
+                    None => role_cache::SessionRef::StartUrl(&t.profile.start_url),
+                },
+            );
+            if let Ok(p) = role_cache::path(&ctx.env, &key) {
+                files.push(p);
+            }
+        }
+    }
+    let mut bad = 0;
+    for f in files.iter().filter(|f| f.exists()) {
+        if let Some(mode) = loose_mode(f) {
+            bad += 1;
+            out.problem(
+                "file modes",
+                format!("{} holds secrets but is readable by others (mode {mode:o})", f.display()),
+                format!("chmod 600 '{}'", f.display()),
+            );
+        }
+    }
+    if bad == 0 {
+        out.ok("file modes", "credential and cache files are private");
+    }
+}
+
+fn read_user_settings(ctx: &Ctx) -> Option<(PathBuf, serde_json::Value)> {
+    let path = paths::claude_settings_file(&ctx.env).ok()?;
+    let text = fsutil::read_optional(&path).ok()??;
+    let v = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    Some((path, v))
+}
+
+fn check_wiring(ctx: &Ctx, settings: Option<&(PathBuf, serde_json::Value)>, out: &mut Out) {
+    let shown = paths::claude_settings_file(&ctx.env)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "settings.json".into());
+    let Some((path, v)) = settings else {
+        out.problem(
+            "settings.json",
+            format!("{shown} is missing or not valid JSON: Claude Code does not run our credential commands"),
+            "run `cc-aws-keepalive setup` (or fix the JSON)",
+        );
+        return;
+    };
+    for (key, bin) in [(cs::EXPORT_KEY, cs::EXPORT_BIN), (cs::REFRESH_KEY, cs::REFRESH_BIN)] {
+        match v.get(key).and_then(|x| x.as_str()) {
+            None => out.problem(
+                "settings.json",
+                format!("{} has no \"{key}\"", path.display()),
+                "run `cc-aws-keepalive setup`",
+            ),
+            Some(cmd) if !cs::references(cmd, bin) => out.note(
+                "settings.json",
+                format!("\"{key}\" runs something other than {bin}: {cmd}"),
+                Some("run `cc-aws-keepalive setup` to use cc-aws-keepalive's".into()),
+            ),
+            Some(cmd) => match command_path(cmd, bin) {
+                Some(p) if !p.exists() => out.problem(
+                    "settings.json",
+                    format!("\"{key}\" runs {}, which does not exist", p.display()),
+                    "run `cc-aws-keepalive setup` from the installed binaries",
+                ),
+                _ => out.ok("settings.json", format!("\"{key}\" runs {bin}")),
+            },
+        }
+    }
+}
+
+/// The absolute path of `bin` in a command, if it names one.
+fn command_path(cmd: &str, bin: &str) -> Option<PathBuf> {
+    cmd.split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .find(|w| w.starts_with('/') && Path::new(w).file_stem().is_some_and(|s| s == bin))
+        .map(PathBuf::from)
+}
+
+fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn check_claude_env(
+    ctx: &Ctx,
+    config: &Config,
+    settings: Option<&(PathBuf, serde_json::Value)>,
+    hook_profiles: &[String],
+    out: &mut Out,
+) {
+    let env_of = |k: &str| {
+        settings.and_then(|(_, v)| v.get("env")).and_then(|e| e.get(k)).and_then(|x| x.as_str()).map(str::to_string)
+    };
+    let bedrock = env_of("CLAUDE_CODE_USE_BEDROCK").is_some_and(|v| v != "0" && !v.is_empty());
+    let region = env_of(vars::AWS_REGION);
+    let shown = settings.map(|(p, _)| p.display().to_string()).unwrap_or_else(|| "settings.json".into());
+    match (&region, bedrock) {
+        (None, true) => {
+            let hint = ctx.env.get(vars::AWS_REGION).map(|r| format!(" (this shell has AWS_REGION={r})")).unwrap_or_default();
+            out.problem(
+                "Claude Code env",
+                format!(
+                    "CLAUDE_CODE_USE_BEDROCK is set in {shown} but AWS_REGION is not{hint}: Claude Code does not read the region from ~/.aws/config and fails without it when started from a shell that lacks it"
+                ),
+                format!("add \"AWS_REGION\": \"<your Bedrock region>\" to \"env\" in {shown}"),
+            );
+        }
+        (None, false) => out.note(
+            "Claude Code env",
+            format!("{shown} sets neither CLAUDE_CODE_USE_BEDROCK nor AWS_REGION in \"env\""),
+            Some(format!(
+                "for Bedrock add \"CLAUDE_CODE_USE_BEDROCK\": \"1\" and \"AWS_REGION\": \"<region>\" to \"env\" in {shown}"
+            )),
+        ),
+        (Some(r), _) if !valid_region(r) => out.problem(
+            "Claude Code env",
+            format!("AWS_REGION = {r:?} in {shown} is not a region name"),
+            "use a region like us-east-1 or eu-central-1",
+        ),
+        (Some(r), _) => out.ok("Claude Code env", format!("AWS_REGION = {r}")),
+    }
+    // Region mix-ups: Identity Center's region (sso_region) is not where Bedrock runs.
+    let Some(r) = region else { return };
+    for p in hook_profiles {
+        let Ok(ProfileKind::Sso(sp)) = sso::profile_kind(ctx, p) else { continue };
+        let profile_region = sp.region.clone();
+        if r == sp.sso_region && profile_region.as_deref().is_some_and(|pr| pr != r) {
+            out.problem(
+                "regions",
+                format!(
+                    "AWS_REGION = {r} in {shown} is the sso_region of profile {p} (where IAM Identity Center lives), while the profile's region is {}",
+                    profile_region.unwrap_or_default()
+                ),
+                "set AWS_REGION to the region where you use Bedrock (often the profile's region); sso_region stays Identity Center's",
+            );
+        } else if let Some(pr) = profile_region.filter(|pr| pr != &r) {
+            out.note(
+                "regions",
+                format!("profile {p} has region = {pr} but Claude Code uses AWS_REGION = {r} for Bedrock"),
+                Some("fine if intended; Claude Code ignores the profile's region".into()),
+            );
+        }
+        if !valid_region(&sp.sso_region) {
+            out.problem(
+                "regions",
+                format!("sso_region = {:?} of profile {p} is not a region name", sp.sso_region),
+                "set sso_region to your IAM Identity Center region (shown on the AWS access portal)",
+            );
+        }
+    }
+    let _ = config;
+}
+
+/// Keys in a project's settings that run commands to produce credentials.
+const HELPER_KEYS: &[&str] = &[cs::EXPORT_KEY, cs::REFRESH_KEY, "apiKeyHelper"];
+
+fn check_project_settings(ctx: &Ctx, cwd: Option<&Path>, out: &mut Out) {
+    let Some(cwd) = cwd else { return };
+    let user = paths::claude_settings_file(&ctx.env).ok();
+    let mut found = false;
+    for dir in cwd.ancestors() {
+        for name in ["settings.json", "settings.local.json"] {
+            let f = dir.join(".claude").join(name);
+            if Some(&f) == user.as_ref() {
+                continue;
+            }
+            let Ok(Some(text)) = fsutil::read_optional(&f) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}')) else {
+                continue;
+            };
+            for key in HELPER_KEYS {
+                if v.get(*key).is_some() {
+                    found = true;
+                    out.problem(
+                        "project settings",
+                        format!(
+                            "{} sets \"{key}\": a project file that runs a command for credentials (anyone who can change the repository can change that command)",
+                            f.display()
+                        ),
+                        format!("move \"{key}\" to your user settings (`cc-aws-keepalive setup`) and remove it from {}", f.display()),
+                    );
+                }
+            }
+        }
+    }
+    if !found {
+        out.ok("project settings", "no credential commands in project .claude/ settings");
+    }
+}
+
+fn check_clock(ctx: &Ctx, targets: &[Target], out: &mut Out) {
+    // Without a trusted time source offline, look for what a wrong clock
+    // leaves behind: cache files written in the future, absurd years.
+    if ctx.env.is_set(vars::CC_KEEPALIVE_NOW) {
+        out.note("clock", format!("fixed by {} (tests only)", vars::CC_KEEPALIVE_NOW), None);
+        return;
+    }
+    if ctx.now.year() < 2025 {
+        out.problem(
+            "clock",
+            format!("the system clock says {}", expiry::to_iso8601(ctx.now)),
+            "set the clock (enable NTP): AWS rejects requests from a wrong clock",
+        );
+        return;
+    }
+    for t in targets {
+        let Ok(p) = sso_cache::token_path(&ctx.env, t.profile.token_key_source()) else { continue };
+        let Ok(modified) = std::fs::metadata(&p).and_then(|m| m.modified()) else { continue };
+        let modified = time::OffsetDateTime::from(modified);
+        if modified - ctx.now > Duration::minutes(5) {
+            out.problem(
+                "clock",
+                format!(
+                    "{} was written {} in the future: the clock went back",
+                    p.display(),
+                    expiry::human(modified - ctx.now)
+                ),
+                "set the clock (enable NTP): AWS rejects requests from a wrong clock",
+            );
+            return;
+        }
+    }
+    out.ok("clock", format!("{} (no sign of a wrong clock)", expiry::to_iso8601(ctx.now)));
+}
+
+fn check_endpoints(ctx: &Ctx, targets: &[Target], out: &mut Out) {
+    let mut regions: Vec<&str> = targets.iter().map(|t| t.profile.sso_region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    for region in regions {
+        for service in [Service::Oidc, Service::Portal] {
+            let subject = format!("{} ({region})", service.name());
+            let endpoint = match http::resolve(&ctx.env, service, region) {
+                Ok(e) => e,
+                Err(e) => {
+                    out.problem(subject, e.to_string(), "fix the endpoint setting or sso_region");
+                    continue;
+                }
+            };
+            let shown = endpoint.base.clone();
+            let result = Client::new(&ctx.env, endpoint).and_then(|c| {
+                c.send(&Request {
+                    op: "reachability probe",
+                    method: Method::Get,
+                    path: "/",
+                    query: &[],
+                    headers: &[],
+                    body: None,
+                })
+            });
+            match result {
+                // Any HTTP answer, even 403/404, proves the way there works.
+                Ok(_) => out.ok(subject, format!("{shown} reachable")),
+                Err(e) => out.problem(
+                    subject,
+                    e.to_string(),
+                    "check the network, proxy (HTTPS_PROXY/NO_PROXY) and AWS_CA_BUNDLE; `doctor --offline` skips this",
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_and_paths() {
+        for good in ["us-east-1", "eu-central-1", "ap-southeast-2", "us-gov-west-1"] {
+            assert!(valid_region(good), "{good}");
+        }
+        for bad in ["", "us-east", "US-EAST-1", "useast1", "us east 1", "-1"] {
+            assert!(!valid_region(bad), "{bad}");
+        }
+        assert_eq!(
+            command_path("\"/opt/x y/cc-aws-export\"", "cc-aws-export"),
+            None,
+            "paths with spaces are not split reliably; not flagged"
+        );
+        assert_eq!(
+            command_path("/opt/bin/cc-aws-export", "cc-aws-export"),
+            Some(PathBuf::from("/opt/bin/cc-aws-export"))
+        );
+        assert_eq!(command_path("cc-aws-export", "cc-aws-export"), None);
+    }
+}

@@ -34,6 +34,20 @@ pub mod vars {
     /// Overrides from the bash/Node daemons users migrate from.
     pub const AWS_SSO_REFRESH_THRESHOLD: &str = "AWS_SSO_REFRESH_THRESHOLD";
     pub const AWS_SSO_REFRESH_INTERVAL: &str = "AWS_SSO_REFRESH_INTERVAL";
+    /// Claude Code on Bedrock needs these; `doctor` checks them.
+    pub const AWS_REGION: &str = "AWS_REGION";
+    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    /// Test-only: the daemon's check interval in milliseconds, overriding every other setting.
+    pub const CC_KEEPALIVE_DAEMON_TICK_MS: &str = "CC_KEEPALIVE_DAEMON_TICK_MS";
+    /// A shell command run instead of the desktop notifier, with the notification in
+    /// `CC_KEEPALIVE_NOTIFY_TITLE`, `CC_KEEPALIVE_NOTIFY_BODY` and `CC_KEEPALIVE_NOTIFY_KIND`.
+    pub const CC_KEEPALIVE_NOTIFY_CMD: &str = "CC_KEEPALIVE_NOTIFY_CMD";
+    /// `1`: `service install|uninstall` write and remove files but never call
+    /// systemctl/launchctl/schtasks (tests, packaging); they print what to run instead.
+    pub const CC_KEEPALIVE_NO_SERVICE_MANAGER: &str = "CC_KEEPALIVE_NO_SERVICE_MANAGER";
+    /// Test-only: generate the service files of another platform (`launchd`, `systemd`,
+    /// `taskscheduler`); the service manager is then never called.
+    pub const CC_KEEPALIVE_SERVICE_PLATFORM: &str = "CC_KEEPALIVE_SERVICE_PLATFORM";
 
     /// Everything [`super::Env::from_process`] captures.
     pub const ALL: &[&str] = &[
@@ -59,6 +73,12 @@ pub mod vars {
         CC_KEEPALIVE_NOW,
         AWS_SSO_REFRESH_THRESHOLD,
         AWS_SSO_REFRESH_INTERVAL,
+        AWS_REGION,
+        AWS_DEFAULT_REGION,
+        CC_KEEPALIVE_DAEMON_TICK_MS,
+        CC_KEEPALIVE_NOTIFY_CMD,
+        CC_KEEPALIVE_NO_SERVICE_MANAGER,
+        CC_KEEPALIVE_SERVICE_PLATFORM,
     ];
 }
 

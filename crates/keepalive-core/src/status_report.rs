@@ -1,1 +1,465 @@
-//! (being written) status_report
+//! `cc-aws-keepalive status`: every SSO session and hook profile with the time
+//! each credential has left, and the daemon's state. Read from the caches
+//! only (no network), rendered as an aligned table or JSON. Never a secret:
+//! only names, times and booleans are collected.
+
+use std::time::Duration as StdDuration;
+
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::config::Config;
+use crate::ctx::Ctx;
+use crate::daemon::{self, DaemonState, Settings};
+use crate::expiry;
+use crate::hook_io::{Colour, paint};
+use crate::source;
+use crate::sso::{self, ProfileKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub name: String,
+    pub profiles: Vec<String>,
+    pub legacy: bool,
+    pub sso_region: String,
+    pub token_found: bool,
+    pub access_token_expires_at: Option<OffsetDateTime>,
+    pub refresh_token_present: bool,
+    pub registration_expires_at: Option<OffsetDateTime>,
+    pub silent_refresh_possible: bool,
+    pub silent_refresh_until: Option<OffsetDateTime>,
+    /// When a browser login becomes unavoidable, and why.
+    pub login_needed_at: Option<OffsetDateTime>,
+    pub end_reason: Option<String>,
+    pub login_command: String,
+    /// The token cache could not be read.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    Sso { session: String },
+    CredentialsFile { field: Option<String> },
+    CredentialProcess,
+    Unknown,
+}
+
+impl ProfileSource {
+    fn name(&self) -> &'static str {
+        match self {
+            ProfileSource::Sso { .. } => "sso",
+            ProfileSource::CredentialsFile { .. } => "credentials-file",
+            ProfileSource::CredentialProcess => "credential_process",
+            ProfileSource::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
+    pub name: String,
+    pub source: ProfileSource,
+    /// Role credentials (SSO) or credentials-file expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonInfo {
+    pub running: bool,
+    pub state: Option<DaemonState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub now: OffsetDateTime,
+    pub interval: StdDuration,
+    pub threshold: Duration,
+    pub sessions: Vec<SessionRow>,
+    pub profiles: Vec<ProfileRow>,
+    pub daemon: DaemonInfo,
+    pub problems: Vec<String>,
+}
+
+/// Collects the report (no network).
+pub fn collect(ctx: &Ctx) -> Report {
+    let loaded = crate::config::load(&ctx.env);
+    let config: &Config = &loaded.config;
+    let (settings, warnings): (Settings, Vec<String>) = daemon::settings(&ctx.env, config);
+    let mut problems: Vec<String> = loaded.problems().into_iter().chain(warnings).collect();
+    let hook_profiles = daemon::hook_profiles(ctx, config);
+    if let Err(e) = crate::config::resolve_profile(&ctx.env, config) {
+        problems.push(e.to_string());
+    }
+    let (targets, target_problems) = daemon::targets(ctx, &hook_profiles);
+    problems.extend(target_problems);
+    let state = daemon::read_state(&ctx.env);
+    let mut sessions = Vec::new();
+    for t in &targets {
+        let memo = state.as_ref().and_then(|s| s.sessions.get(&t.name));
+        let mut row = SessionRow {
+            name: t.name.clone(),
+            profiles: t.profiles.clone(),
+            legacy: t.is_legacy(),
+            sso_region: t.profile.sso_region.clone(),
+            token_found: false,
+            access_token_expires_at: None,
+            refresh_token_present: false,
+            registration_expires_at: None,
+            silent_refresh_possible: false,
+            silent_refresh_until: None,
+            login_needed_at: None,
+            end_reason: None,
+            login_command: if config.login_cmd.is_empty() {
+                sso::login_command(&t.profile)
+            } else {
+                config.login_cmd.clone()
+            },
+            error: None,
+        };
+        match sso::session_status(ctx, config, &t.profile) {
+            Ok(st) => {
+                let (mut end, mut reason) = daemon::session_end(&st, None, settings.threshold, ctx.now);
+                // The daemon may know better (failing refreshes, short tokens).
+                if let Some(m) = memo
+                    && let Some(known) = m.login_needed_at.as_deref().and_then(|s| expiry::parse(s).ok())
+                    && known < end
+                    && known > ctx.now
+                {
+                    end = known;
+                    reason = m.end_reason.clone().unwrap_or(reason);
+                }
+                row.token_found = st.token_found;
+                row.access_token_expires_at = st.access_token_expires_at;
+                row.refresh_token_present = st.refresh_token_present;
+                row.registration_expires_at = st.registration_expires_at;
+                row.silent_refresh_possible = st.silent_refresh_possible;
+                row.silent_refresh_until = st.silent_refresh_until();
+                row.login_needed_at = Some(end);
+                row.end_reason = Some(reason);
+            }
+            Err(e) => row.error = Some(e.to_string()),
+        }
+        sessions.push(row);
+    }
+    let profiles = hook_profiles.iter().map(|p| profile_row(ctx, config, p)).collect();
+    Report {
+        now: ctx.now,
+        interval: settings.interval,
+        threshold: settings.threshold,
+        sessions,
+        profiles,
+        daemon: DaemonInfo { running: daemon::running(&ctx.env), state },
+        problems,
+    }
+}
+
+fn profile_row(ctx: &Ctx, config: &Config, name: &str) -> ProfileRow {
+    let mut row = ProfileRow { name: name.to_string(), source: ProfileSource::Unknown, expires_at: None, error: None };
+    match sso::profile_kind(ctx, name) {
+        Ok(ProfileKind::Sso(p)) => {
+            let session = p.session.clone().unwrap_or_else(|| format!("profile {name}"));
+            row.source = ProfileSource::Sso { session };
+            match sso::session_status(ctx, config, &p) {
+                Ok(st) => row.expires_at = st.role_credentials_expire_at,
+                Err(e) => row.error = Some(e.to_string()),
+            }
+        }
+        Ok(ProfileKind::CredentialProcess { .. }) => row.source = ProfileSource::CredentialProcess,
+        Ok(ProfileKind::Other) => match source::read_file(ctx, config, name) {
+            Ok(f) => {
+                row.source = ProfileSource::CredentialsFile { field: f.profile.expiry_field.clone() };
+                row.expires_at = f.expires_at();
+                row.error = f.profile.expiry_warning.clone();
+            }
+            Err(e) => row.error = Some(e.to_string()),
+        },
+        Err(e) => row.error = Some(e.to_string()),
+    }
+    row
+}
+
+fn iso(t: Option<OffsetDateTime>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(expiry::to_iso8601(t)))
+}
+
+fn secs_left(now: OffsetDateTime, t: Option<OffsetDateTime>) -> Value {
+    t.map_or(Value::Null, |t| json!((t - now).whole_seconds()))
+}
+
+/// The report as JSON (stable keys, camelCase, times in RFC 3339 UTC).
+pub fn to_json(r: &Report) -> Value {
+    let now = r.now;
+    let sessions: Vec<Value> = r
+        .sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "profiles": s.profiles,
+                "legacy": s.legacy,
+                "ssoRegion": s.sso_region,
+                "tokenFound": s.token_found,
+                "accessTokenExpiresAt": iso(s.access_token_expires_at),
+                "accessTokenSecondsLeft": secs_left(now, s.access_token_expires_at),
+                "refreshTokenPresent": s.refresh_token_present,
+                "registrationExpiresAt": iso(s.registration_expires_at),
+                "silentRefreshPossible": s.silent_refresh_possible,
+                "silentRefreshUntil": iso(s.silent_refresh_until),
+                "loginNeededAt": iso(s.login_needed_at),
+                "loginNeededReason": s.end_reason,
+                "loginCommand": s.login_command,
+                "error": s.error,
+            })
+        })
+        .collect();
+    let profiles: Vec<Value> = r
+        .profiles
+        .iter()
+        .map(|p| {
+            let (session, field) = match &p.source {
+                ProfileSource::Sso { session } => (Some(session.clone()), None),
+                ProfileSource::CredentialsFile { field } => (None, field.clone()),
+                _ => (None, None),
+            };
+            json!({
+                "name": p.name,
+                "source": p.source.name(),
+                "session": session,
+                "expiryField": field,
+                "expiresAt": iso(p.expires_at),
+                "secondsLeft": secs_left(now, p.expires_at),
+                "error": p.error,
+            })
+        })
+        .collect();
+    let st = r.daemon.state.clone().unwrap_or_default();
+    let has_state = r.daemon.state.is_some();
+    json!({
+        "now": expiry::to_iso8601(now),
+        "thresholdMinutes": r.threshold.whole_minutes(),
+        "intervalSeconds": r.interval.as_secs(),
+        "sessions": sessions,
+        "profiles": profiles,
+        "daemon": {
+            "running": r.daemon.running,
+            "pid": if has_state && st.pid != 0 { json!(st.pid) } else { Value::Null },
+            "startedAt": st.started_at,
+            "intervalSeconds": if has_state { json!(st.interval_seconds) } else { Value::Null },
+            "thresholdMinutes": if has_state { json!(st.threshold_minutes) } else { Value::Null },
+            "lastRun": st.last_run,
+            "lastResult": st.last_result,
+            "lastOk": st.last_ok,
+            "consecutiveFailures": st.consecutive_failures,
+            "nextCheck": st.next_check,
+        },
+        "problems": r.problems,
+    })
+}
+
+/// `2026-11-22 12:00Z`: short enough for a table, exact enough to plan by.
+fn short_time(t: OffsetDateTime) -> String {
+    let s = expiry::to_iso8601(t);
+    format!("{} {}Z", s.get(..10).unwrap_or(""), s.get(11..16).unwrap_or(""))
+}
+
+/// A cell and its colour.
+type Cell = (String, Colour);
+
+fn left(now: OffsetDateTime, t: Option<OffsetDateTime>, warn: Duration) -> Cell {
+    match t {
+        None => ("-".into(), Colour::Plain),
+        Some(t) if t <= now => ("EXPIRED".into(), Colour::Red),
+        Some(t) if t - now <= warn => (expiry::human(t - now), Colour::Yellow),
+        Some(t) => (expiry::human(t - now), Colour::Plain),
+    }
+}
+
+/// Lays out rows with columns padded to the widest cell (widths by characters,
+/// colour codes added after padding so they do not count).
+fn table(header: &[&str], rows: &[Vec<Cell>], colour: bool) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, (c, _)) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let head: Vec<Cell> = header.iter().map(|h| (h.to_string(), Colour::Plain)).collect();
+    for r in std::iter::once(&head).chain(rows.iter()) {
+        let mut line = String::from("  ");
+        for (i, (c, col)) in r.iter().enumerate().take(n) {
+            let pad = widths[i] - c.chars().count();
+            line.push_str(&paint(c, *col, colour));
+            if i + 1 < n {
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The report as people read it.
+pub fn render(r: &Report, colour: bool) -> String {
+    let now = r.now;
+    let mut out = String::new();
+    let threshold = r.threshold;
+    if r.sessions.is_empty() {
+        out.push_str("SSO sessions: none in the AWS config\n");
+    } else {
+        out.push_str(&format!("SSO sessions (refreshed when less than {} is left)\n", expiry::human(threshold)));
+        let rows: Vec<Vec<Cell>> = r
+            .sessions
+            .iter()
+            .map(|s| {
+                let profiles = if s.profiles.is_empty() { "-".to_string() } else { s.profiles.join(", ") };
+                let token = if s.error.is_some() {
+                    ("UNREADABLE".into(), Colour::Red)
+                } else if !s.token_found {
+                    ("NO TOKEN".into(), Colour::Red)
+                } else {
+                    left(now, s.access_token_expires_at, threshold)
+                };
+                let silent = match (s.silent_refresh_possible, s.silent_refresh_until) {
+                    (true, Some(u)) => (format!("yes, until {}", short_time(u)), Colour::Plain),
+                    (true, None) => ("yes".into(), Colour::Plain),
+                    (false, _) => ("no".into(), Colour::Yellow),
+                };
+                let login = match s.login_needed_at {
+                    Some(t) if t <= now => ("NOW".into(), Colour::Red),
+                    Some(t) if t - now <= threshold => (format!("in {}", expiry::human(t - now)), Colour::Red),
+                    Some(t) => (format!("in {}", expiry::human(t - now)), Colour::Plain),
+                    None => ("-".into(), Colour::Plain),
+                };
+                vec![(s.name.clone(), Colour::Plain), (profiles, Colour::Plain), token, silent, login]
+            })
+            .collect();
+        out.push_str(&table(&["SESSION", "PROFILES", "ACCESS TOKEN", "SILENT REFRESH", "LOGIN NEEDED"], &rows, colour));
+    }
+    if !r.profiles.is_empty() {
+        out.push_str("\nProfiles used by the Claude Code hooks\n");
+        let rows: Vec<Vec<Cell>> = r
+            .profiles
+            .iter()
+            .map(|p| {
+                let (source, detail) = match &p.source {
+                    ProfileSource::Sso { session } => ("sso".to_string(), session.clone()),
+                    ProfileSource::CredentialsFile { field } => {
+                        ("credentials file".to_string(), field.clone().unwrap_or_else(|| "no expiry field".into()))
+                    }
+                    ProfileSource::CredentialProcess => ("credential_process".to_string(), "-".into()),
+                    ProfileSource::Unknown => ("-".to_string(), "-".into()),
+                };
+                let creds = if p.error.is_some() && p.expires_at.is_none() {
+                    ("ERROR".into(), Colour::Red)
+                } else {
+                    left(now, p.expires_at, threshold)
+                };
+                vec![(p.name.clone(), Colour::Plain), (source, Colour::Plain), (detail, Colour::Plain), creds]
+            })
+            .collect();
+        out.push_str(&table(&["PROFILE", "SOURCE", "SESSION / FIELD", "CREDENTIALS"], &rows, colour));
+    }
+    let mut notes: Vec<String> = Vec::new();
+    for s in &r.sessions {
+        if let Some(e) = &s.error {
+            notes.push(format!("{}: {e}", s.name));
+            continue;
+        }
+        let Some(end) = s.login_needed_at else { continue };
+        let reason = s.end_reason.clone().unwrap_or_default();
+        if end <= now {
+            notes.push(format!("{}: browser login needed now ({reason}); run `{}`", s.name, s.login_command));
+        } else if end - now <= Duration::hours(24) {
+            // Within a day: worth planning for.
+            notes.push(format!(
+                "{}: browser login needed {} at {} ({reason}); run `{}` before then",
+                s.name,
+                expiry::relative(now, end),
+                short_time(end),
+                s.login_command
+            ));
+        }
+    }
+    for p in &r.profiles {
+        if let Some(e) = &p.error {
+            notes.push(format!("profile {}: {e}", p.name));
+        }
+    }
+    out.push('\n');
+    out.push_str(&daemon_lines(r));
+    if !notes.is_empty() || !r.problems.is_empty() {
+        out.push('\n');
+        for n in notes.iter().chain(r.problems.iter()) {
+            out.push_str(&format!("! {n}\n"));
+        }
+    }
+    out
+}
+
+fn daemon_lines(r: &Report) -> String {
+    let now = r.now;
+    let mut out = String::new();
+    let st = r.daemon.state.as_ref();
+    if r.daemon.running {
+        let pid = st.map(|s| format!(" (pid {})", s.pid)).unwrap_or_default();
+        let every = st
+            .map(|s| daemon::human_interval(StdDuration::from_secs(s.interval_seconds)))
+            .unwrap_or_else(|| daemon::human_interval(r.interval));
+        out.push_str(&format!("Daemon: running{pid}, checks every {every}\n"));
+    } else {
+        out.push_str("Daemon: not running (`cc-aws-keepalive service install` starts it in the background)\n");
+        out.push_str(&format!(
+            "  would check every {}, refreshing sessions with less than {} left\n",
+            daemon::human_interval(r.interval),
+            expiry::human(r.threshold)
+        ));
+    }
+    if let Some(s) = st {
+        if let Some(last) = &s.last_run {
+            let ago = expiry::parse(last).map(|t| format!(" ({})", expiry::relative(now, t))).unwrap_or_default();
+            let result = s.last_result.clone().unwrap_or_default();
+            let okword = match s.last_ok {
+                Some(true) => "ok",
+                Some(false) => "FAILED",
+                None => "?",
+            };
+            out.push_str(&format!("  last run: {last}{ago}: {okword}: {result}\n"));
+        }
+        if s.consecutive_failures > 0 {
+            out.push_str(&format!("  consecutive failures: {}\n", s.consecutive_failures));
+        }
+        if r.daemon.running
+            && let Some(next) = &s.next_check
+        {
+            out.push_str(&format!("  next check: {next}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn table_aligns_by_characters_not_colour_codes() {
+        let rows = vec![
+            vec![("a".to_string(), Colour::Red), ("x".to_string(), Colour::Plain)],
+            vec![("long-name".to_string(), Colour::Plain), ("y".to_string(), Colour::Plain)],
+        ];
+        let plain = table(&["H1", "H2"], &rows, false);
+        assert_eq!(plain, "  H1         H2\n  a          x\n  long-name  y\n");
+        let coloured = table(&["H1", "H2"], &rows, true);
+        assert!(coloured.contains("\x1b[31ma\x1b[0m          x"), "{coloured:?}");
+    }
+
+    #[test]
+    fn short_times() {
+        assert_eq!(short_time(datetime!(2026-11-22 12:34:56 UTC)), "2026-11-22 12:34Z");
+    }
+}

@@ -1,0 +1,69 @@
+//! `cc-aws-keepalive refresh [--force] [--session NAME | --profile P] [--no-browser]`.
+
+use keepalive_core::ctx::Ctx;
+use keepalive_core::daemon::{self, KeepOptions, LoginPolicy, Selection};
+
+use crate::cli::{self, Args, UsageError};
+use crate::out;
+
+pub const HELP: &str = "\
+Refresh SSO sessions that have less than refreshThresholdMinutes (default 30)
+left, or all of them with --force. Silently (refresh token) when possible; only
+when that cannot work, a browser login: loginCmd from config.json, else
+`aws sso login --sso-session NAME`, run under the same lock the Claude Code
+hooks use and stopped after 5 minutes.
+
+Usage: cc-aws-keepalive refresh [--force] [--session NAME | --profile P] [--no-browser]
+
+Options:
+  --force           refresh even sessions far from expiry
+  --session NAME    only this [sso-session]
+  --profile P       only this profile: its SSO session and role credentials, or
+                    for a credentials-file profile, autoLoginCmd (as awsAuthRefresh)
+  --no-browser      never start a login; report what to run instead
+  -h, --help        show this help
+
+Exit code 1 when a session could not be refreshed or still needs a login.
+";
+
+pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
+    let force = args.flag(&["--force", "-f"]);
+    let no_browser = args.flag(&["--no-browser"]);
+    let session = args.value(&["--session"])?;
+    let profile = args.value(&["--profile"])?;
+    let selection = match (session, profile) {
+        (Some(_), Some(_)) => return Err(args.usage("give --session or --profile, not both")),
+        (Some(s), None) => Selection::Session(s),
+        (None, Some(p)) => Selection::Profile(p),
+        (None, None) => Selection::All,
+    };
+    args.finish()?;
+    let loaded = keepalive_core::config::load(&ctx.env);
+    for p in loaded.problems() {
+        out::err(&format!("warning: {p}"));
+    }
+    let (settings, warnings) = daemon::settings(&ctx.env, &loaded.config);
+    for w in warnings {
+        out::err(&format!("warning: {w}"));
+    }
+    let login = if no_browser {
+        LoginPolicy::Never
+    } else {
+        LoginPolicy::Interactive { timeout: daemon::INTERACTIVE_LOGIN_TIMEOUT }
+    };
+    let opts = KeepOptions { force, threshold: settings.threshold, login };
+    let report = match daemon::refresh(ctx, &loaded.config, &selection, &opts, &mut |l| out::line(l)) {
+        Ok(r) => r,
+        Err(e) => {
+            out::err(&format!("cc-aws-keepalive: {e}"));
+            return Ok(cli::FAILURE);
+        }
+    };
+    for p in &report.problems {
+        out::err(&format!("warning: {p}"));
+    }
+    if report.results.is_empty() && report.file_refresh_code.is_none() {
+        out::line("No [sso-session] in the AWS config; nothing to refresh.");
+    }
+    Ok(if report.ok() { cli::OK } else { cli::FAILURE })
+}

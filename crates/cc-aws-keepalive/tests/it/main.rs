@@ -1,0 +1,236 @@
+//! Integration tests: the `cc-aws-keepalive` binary run as a process in a temp
+//! HOME, against the mock AWS server where the network is involved.
+
+// They use sh, kill, chmod and Unix signals.
+#![cfg(unix)]
+// Helpers here are test code too: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod daemon;
+mod doctor;
+mod logs;
+mod refresh;
+mod service;
+mod setup;
+mod status;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::{MockAws, RunOutput, TestHome};
+
+/// The fixed clock of the golden tests (`CC_KEEPALIVE_NOW`).
+pub const NOW: &str = "2026-11-22T12:00:00Z";
+pub const ACCESS: &str = "aoaSECRETaccessTOKENvalue0123456789";
+pub const REFRESH: &str = "rtkSECRETrefreshTOKENvalue0123456789";
+pub const CLIENT_ID: &str = "client-id-corp";
+pub const CLIENT_SECRET: &str = "cskSECRETclientSECRETvalue0123456789";
+pub const ROLE_SECRET: &str = "wJalrSECRETroleKEYvalue0123456789";
+pub const ROLE_TOKEN: &str = "IQoJbSECRETroleSESSIONtoken0123456789";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cc-aws-keepalive")
+}
+
+/// `~/.aws/config` with two sessions (corp, other) and a profile `dev` on corp.
+pub const AWS_CONFIG: &str = "\
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Admin
+region = eu-west-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = eu-central-1
+sso_registration_scopes = sso:account:access
+
+[sso-session other]
+sso_start_url = https://other.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+";
+
+pub fn iso(t: time::OffsetDateTime) -> String {
+    keepalive_core::expiry::to_iso8601(t)
+}
+
+pub fn fixed_now() -> time::OffsetDateTime {
+    keepalive_core::expiry::parse(NOW).unwrap()
+}
+
+/// The token cache file of `session` (botocore's name: sha1 of the session name).
+pub fn token_rel(session: &str) -> PathBuf {
+    PathBuf::from(".aws/sso/cache").join(format!("{}.json", keepalive_core::sso_cache::cache_key(session)))
+}
+
+/// Writes a token cache file like botocore's, mode 0600.
+pub fn write_token(home: &TestHome, session: &str, access_expires: &str, refresh: Option<&str>, reg_expires: &str) {
+    let mut v = serde_json::json!({
+        "startUrl": format!("https://{session}.awsapps.com/start"),
+        "region": "eu-central-1",
+        "accessToken": ACCESS,
+        "expiresAt": access_expires,
+        "clientId": CLIENT_ID,
+        "clientSecret": CLIENT_SECRET,
+        "registrationExpiresAt": reg_expires,
+    });
+    if let Some(r) = refresh {
+        v["refreshToken"] = serde_json::json!(r);
+    }
+    let p = home.write(token_rel(session), serde_json::to_string_pretty(&v).unwrap());
+    chmod(&p, 0o600);
+}
+
+pub fn chmod(p: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A home with [`AWS_CONFIG`] and a corp token expiring at `corp_expires`.
+pub fn sso_home(corp_expires: &str) -> TestHome {
+    let home = TestHome::new();
+    home.write(".aws/config", AWS_CONFIG);
+    write_token(&home, "corp", corp_expires, Some(REFRESH), "2027-02-20T12:00:00Z");
+    home
+}
+
+/// A mock that accepts corp's client and refresh token.
+pub fn sso_mock() -> MockAws {
+    let mock = MockAws::start();
+    mock.set_oidc_client(CLIENT_ID, CLIENT_SECRET);
+    mock.set_refresh_token(REFRESH);
+    mock.add_access_token(ACCESS, true);
+    mock
+}
+
+/// Where the notifier override appends `kind|title|body` lines.
+pub const NOTIFICATIONS: &str = "notifications.log";
+
+/// The binary with a hermetic environment: temp HOME, the mock's endpoints,
+/// an observable notifier, and never a real service manager.
+pub fn command(home: &TestHome, mock: Option<&MockAws>, args: &[&str]) -> Command {
+    let mut cmd = home.command(bin());
+    cmd.args(args)
+        .env("CC_KEEPALIVE_NO_SERVICE_MANAGER", "1")
+        .env(
+            "CC_KEEPALIVE_NOTIFY_CMD",
+            format!(
+                "printf '%s|%s|%s\\n' \"$CC_KEEPALIVE_NOTIFY_KIND\" \"$CC_KEEPALIVE_NOTIFY_TITLE\" \"$CC_KEEPALIVE_NOTIFY_BODY\" >> '{}'",
+                home.join(NOTIFICATIONS).display()
+            ),
+        );
+    if let Some(m) = mock {
+        cmd.env("AWS_ENDPOINT_URL_SSO_OIDC", m.url()).env("AWS_ENDPOINT_URL_SSO", m.url());
+    } else {
+        // Nothing may leave the machine: a stray call fails fast on a closed port.
+        cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    }
+    cmd
+}
+
+pub fn run(home: &TestHome, mock: Option<&MockAws>, args: &[&str], env: &[(&str, &str)]) -> RunOutput {
+    let mut cmd = command(home, mock, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = test_support::run(&mut cmd, b"", Duration::from_secs(60));
+    assert!(!out.timed_out, "{args:?} timed out: {}", out.describe());
+    assert!(!out.stderr.contains("panicked"), "{args:?} panicked: {}", out.describe());
+    out
+}
+
+/// Same, at the fixed clock.
+pub fn run_at_now(home: &TestHome, mock: Option<&MockAws>, args: &[&str], env: &[(&str, &str)]) -> RunOutput {
+    let mut all = vec![("CC_KEEPALIVE_NOW", NOW)];
+    all.extend_from_slice(env);
+    run(home, mock, args, &all)
+}
+
+/// Polls `f` every 20 ms for up to `secs` seconds.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// A background process killed and reaped on drop, whatever the test did.
+pub struct Spawned {
+    pub child: Child,
+}
+
+impl Spawned {
+    pub fn start(mut cmd: Command) -> Spawned {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        Spawned { child: cmd.spawn().expect("spawn") }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `secs` for the process to end.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.wait_exit(5);
+    }
+}
+
+/// Sends a signal with the `kill` command (no unsafe code in tests either).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+/// Every secret the tests put into files or the mock hands out.
+pub fn secrets(mock: Option<&MockAws>) -> Vec<String> {
+    let mut s: Vec<String> =
+        [ACCESS, REFRESH, CLIENT_SECRET, ROLE_SECRET, ROLE_TOKEN].iter().map(|s| s.to_string()).collect();
+    if let Some(m) = mock {
+        s.extend(m.issued_access_tokens());
+        s.extend(m.issued_refresh_tokens());
+    }
+    s
+}
+
+pub fn assert_clean(text: &str, mock: Option<&MockAws>) {
+    let s = secrets(mock);
+    let refs: Vec<&str> = s.iter().map(String::as_str).collect();
+    test_support::assert_no_secret(text, &refs);
+}
+
+/// The state directory's log, all rotations included.
+pub fn all_logs(home: &TestHome) -> String {
+    let dir = home.state_dir().join("cc-aws-keepalive");
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("keepalive.log") {
+                text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+    }
+    text
+}
