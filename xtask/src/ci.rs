@@ -303,6 +303,16 @@ fn install_smoke(state: &mut State) -> Result {
         None => return Err(format!("claude plugin list does not show {id}: {}", list.stdout.trim())),
     }
 
+    // The CLI is linked into ~/.local/bin and runs from there against this HOME.
+    let cli = home.path().join(".local/bin").join(crate::dist::exe("cc-aws-keepalive"));
+    let mut status = Command::new(&cli);
+    status.arg("status").env_clear().envs(env.iter());
+    let out = util::capture(status, Duration::from_secs(60))?;
+    if !out.ok() {
+        return Err(format!("{} status failed: {}", cli.display(), out.both()));
+    }
+    println!("cc-aws-keepalive status (linked CLI): ok");
+
     let second = install::install(&ctx, Some(&path_var), &dist, InstallOpts::default())?;
     if second.changed {
         return Err(format!("a second install changed something:\n{}", second.lines.join("\n")));

@@ -210,6 +210,10 @@ pub fn install(ctx: &Ctx, path_var: Option<&OsStr>, dist_dir: &Path, opts: Insta
     for hint in &plan.hints {
         report.say(format!("note:     {hint}"));
     }
+
+    // 5. The human CLI on PATH: a link in ~/.local/bin, the XDG place for user executables.
+    link_cli(&layout, &ctx.env, path_var, opts.dry_run, &mut report)?;
+
     let summary = if !report.changed {
         "install: no changes".to_string()
     } else if opts.dry_run {
@@ -219,6 +223,46 @@ pub fn install(ctx: &Ctx, path_var: Option<&OsStr>, dist_dir: &Path, opts: Insta
     };
     report.say(summary);
     Ok(report)
+}
+
+/// Links `~/.local/bin/cc-aws-keepalive` to the installed plugin's copy (which upgrades
+/// replace in place), unless something that is not our link is already there.
+fn link_cli(layout: &Layout, env: &Env, path_var: Option<&OsStr>, dry_run: bool, report: &mut Report) -> Result {
+    let name = crate::dist::exe("cc-aws-keepalive");
+    let target = layout.plugin_dir.join("bin").join(&name);
+    if !dry_run && !target.exists() {
+        return Ok(());
+    }
+    let Some(home) = env.home() else { return Ok(()) };
+    let bin_dir = home.join(".local/bin");
+    let link = bin_dir.join(&name);
+    let dry = if dry_run { "would be " } else { "" };
+    let current = fs::read_link(&link).ok();
+    if current.as_deref() == Some(target.as_path()) {
+        report.say(format!("cli:      {} unchanged", link.display()));
+    } else if current.is_none() && link.symlink_metadata().is_ok() {
+        report.say(format!("cli:      {} exists and is not a link; left alone", link.display()));
+    } else {
+        if !dry_run {
+            fs::create_dir_all(&bin_dir).map_err(|e| format!("cannot create {}: {e}", bin_dir.display()))?;
+            let tmp = bin_dir.join(format!(".{name}.tmp"));
+            let _ = fs::remove_file(&tmp);
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &tmp)
+                .map_err(|e| format!("cannot create symlink {}: {e}", tmp.display()))?;
+            #[cfg(not(unix))]
+            fs::copy(&target, &tmp).map_err(|e| format!("cannot copy to {}: {e}", tmp.display()))?;
+            // Rename over the old link: there is never a moment without one.
+            fs::rename(&tmp, &link).map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+        }
+        report.changed = true;
+        report.say(format!("cli:      {} {dry}linked to {}", link.display(), target.display()));
+    }
+    let on_path = path_var.is_some_and(|p| std::env::split_paths(p).any(|d| d == bin_dir));
+    if !on_path {
+        report.say(format!("note:     add {} to PATH to run `cc-aws-keepalive`", bin_dir.display()));
+    }
+    Ok(())
 }
 
 fn plugin_version(dist_dir: &Path) -> Result<String> {

@@ -121,6 +121,11 @@ impl Env {
         self.vars.get(name).map(String::as_str)
     }
 
+    /// Every captured variable, for handing the same environment to a child.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn is_set(&self, name: &str) -> bool {
         self.vars.contains_key(name)
     }
