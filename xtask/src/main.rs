@@ -4,6 +4,7 @@ mod bench;
 mod bench_sso;
 mod ci;
 mod dist;
+mod fuzz;
 mod install;
 mod plugin;
 mod util;
@@ -30,6 +31,9 @@ cargo xtask <command>
               e2e tests, an install into a temp HOME. `cargo xtask ci PHASE…` runs only those
               phases (fmt clippy test e2e-deps dist+validate e2e install-smoke)
   bench       hook start-up time and memory against `node -e 0` [--runs N, default 50]
+  fuzz        run the cargo-fuzz targets in fuzz/ (keepalive-core's parsers) [TARGET…], 60 s
+              each [--seconds N]; --smoke: 5 s each. Needs the nightly toolchain; installs
+              cargo-fuzz when missing. Fails naming each crashing input and how to reproduce it
   codegen     rewrite the committed plugin/.claude-plugin/*.json and hooks.json
   help        this text
 ";
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         "install" => run_install(rest),
         "ci" => ci::ci(rest),
         "bench" => bench::bench(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "codegen" => no_args(cmd, rest).and_then(|()| plugin::codegen(&util::project_root())),
         other => Err(format!("unknown command {other:?}\n\n{HELP}")),
     };

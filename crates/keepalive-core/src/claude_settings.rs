@@ -304,7 +304,9 @@ pub fn references(cmd: &str, bin: &str) -> bool {
 }
 
 /// A line diff of `old` and `new` in unified format (3 lines of context), for `--dry-run`.
-/// Empty when they are equal.
+/// Empty when they are equal. String values of members whose names look secret (an `env`
+/// block's `AWS_SECRET_ACCESS_KEY`, `AWS_BEARER_TOKEN_BEDROCK`, …) are shown as `"***"`:
+/// context lines would otherwise print them.
 pub fn diff(old: &str, new: &str) -> String {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
@@ -351,12 +353,71 @@ pub fn diff(old: &str, new: &str) -> String {
                 Op::Add(l) => ('+', l),
             };
             out.push(sign);
-            out.push_str(line);
+            out.push_str(&mask_secret_values(line));
             out.push('\n');
         }
         i = stop;
     }
     out
+}
+
+/// Parts of member names whose string values [`diff`] masks.
+const SECRET_NAME_PARTS: &[&str] = &["SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "BEARER", "COOKIE"];
+
+/// `line` with the string value of every `"name": "value"` pair whose name looks secret
+/// replaced by `"***"`. JSON strings never span lines, so a line can be scanned alone.
+fn mask_secret_values(line: &str) -> std::borrow::Cow<'_, str> {
+    let b = line.as_bytes();
+    // Index just past the string literal starting at `start` (or the line's end).
+    let string_end = |start: usize| {
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    };
+    let mut out = String::new();
+    let (mut i, mut copied) = (0, 0);
+    // After `"name":`, whether the name looks secret.
+    let mut secret_name = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = string_end(i);
+                let mut j = end;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b':' {
+                    let name = line[i + 1..end.saturating_sub(1).max(i + 1)].to_ascii_uppercase();
+                    secret_name = SECRET_NAME_PARTS.iter().any(|p| name.contains(p));
+                    i = j + 1;
+                    continue;
+                }
+                if secret_name {
+                    out.push_str(&line[copied..i]);
+                    out.push_str("\"***\"");
+                    copied = end;
+                }
+                secret_name = false;
+                i = end;
+            }
+            c if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                secret_name = false;
+                i += 1;
+            }
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    out.push_str(&line[copied..]);
+    std::borrow::Cow::Owned(out)
 }
 
 enum Op<'a> {
@@ -642,8 +703,9 @@ impl<'a> Doc<'a> {
         let members: Vec<String> =
             inserts.iter().zip(&rendered).map(|((k, _), raw)| format!("{}{}{raw}", json_string(k), s.colon)).collect();
         let edit = match &self.obj {
+            // A blank file: everything but its BOM (kept, as in every other edit) is replaced.
             None => Edit {
-                start: 0,
+                start: if self.text.starts_with(BOM) { BOM.len() } else { 0 },
                 end: self.text.len(),
                 new: format!("{{{nl}{DEFAULT_INDENT}{}{nl}}}{nl}", members.join(&s.sep), nl = s.nl),
             },
@@ -682,8 +744,10 @@ impl Style {
                 }
             }
         };
+        // Only the whitespace: in comma-first files (`\n, "b": 2`) the comma starts the line,
+        // and as indentation inside a new object it would make the object invalid.
         let indent = match sep.rfind('\n') {
-            Some(i) => sep.get(i + 1..)?.to_string(),
+            Some(i) => sep.get(i + 1..)?.chars().filter(|c| matches!(c, ' ' | '\t')).collect(),
             None => String::new(),
         };
         // A separator with a newline but no comma would be unusual; fall back to the default.
@@ -863,17 +927,14 @@ fn replace_bin_paths(cmd: &str, bin: &str, new_path: &str) -> Option<String> {
                 while j > 0 && b.get(j - 1).is_some_and(|&c| !starts_word(c) && !ends_word(c)) {
                     j -= 1;
                 }
-                // A quoted path may contain spaces: `"/Users/me/My Tools/cc-aws-export"`. Only
-                // a quoted string that is nothing but a path counts, not `bash -c 'env A=1 /p'`.
+                // A quoted path may contain spaces: `"/Users/me/My Tools/cc-aws-export"`, and
+                // quotes: `"/home/o'brien/cc-aws-export"`, `"/tmp/a\"b/cc-aws-export"`. Only a
+                // quoted string that is nothing but a path counts, not `bash -c 'env A=1 /p'`.
                 match after {
-                    Some(q @ (b'"' | b'\'')) if b.get(j.wrapping_sub(1)) != Some(&q) => {
-                        match cmd.get(..s).and_then(|head| head.rfind(q as char)) {
-                            Some(open) if open >= pos && looks_like_path(cmd.get(open + 1..s).unwrap_or("")) => {
-                                open + 1
-                            }
-                            _ => j,
-                        }
-                    }
+                    Some(q @ (b'"' | b'\'')) => match quoted_path_open(cmd, s, q) {
+                        Some(open) if open >= pos => open + 1,
+                        _ => j,
+                    },
                     _ => j,
                 }
             }
@@ -898,8 +959,66 @@ fn replace_bin_paths(cmd: &str, bin: &str, new_path: &str) -> Option<String> {
     Some(out)
 }
 
+/// Where the string quoted with `q` that ends at `s` (the start of our binary's name) opens, when
+/// it is nothing but a directory path. In double quotes a backslash escapes the next character
+/// (`shell_word` writes `\"`, `\\`, `\$`, `` \` ``) and `'` is an ordinary one; in single quotes
+/// nothing is special and a `'` is written `'\''` (close, escaped quote, reopen; see `requote`).
+/// A home directory like `/home/o'brien` must still be recognised as ours, or a second install
+/// would splice our path into the middle of the old one.
+fn quoted_path_open(cmd: &str, s: usize, q: u8) -> Option<usize> {
+    let head = cmd.get(..s)?;
+    if q == b'\'' {
+        let mut end = head.len();
+        let open = loop {
+            let i = head.get(..end)?.rfind('\'')?;
+            match head.get(..=i).and_then(|h| h.strip_suffix("'\\''")) {
+                Some(before) => end = before.len(),
+                None => break i,
+            }
+        };
+        let plain = head.get(open + 1..)?.replace("'\\''", "_");
+        // As in double quotes below: after a quote, the word scan sees a new path.
+        if plain.contains("\"/") || plain.contains("\"~") {
+            return None;
+        }
+        return looks_like_path(&plain.replace(['"', '$', '`'], "_")).then_some(open);
+    }
+    let b = head.as_bytes();
+    let mut end = b.len();
+    let open = loop {
+        let i = b.get(..end)?.iter().rposition(|&c| c == b'"')?;
+        let backslashes = b.get(..i)?.iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 0 {
+            break i;
+        }
+        end = i;
+    };
+    // The body with each escaped or quoted-literal character as a plain one.
+    let mut plain = String::new();
+    let mut chars = head.get(open + 1..)?.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+                plain.push('_');
+            }
+            // To the word scan in `replace_bin_paths` a quote starts a word: `'/opt/…` there is
+            // a path of its own, and taking the body whole here would disagree with it.
+            '\'' if matches!(chars.peek(), Some('/' | '~')) => return None,
+            '\'' => plain.push('_'),
+            c => plain.push(c),
+        }
+    }
+    looks_like_path(&plain).then_some(open)
+}
+
+/// A directory path, not a piece of shell code: `bash -c '/usr/bin/true;/old/cc-aws-export'`
+/// must keep its first command.
 fn looks_like_path(dir: &str) -> bool {
-    (dir.starts_with('/') || dir.starts_with('~')) && !dir.contains(['"', '\'', '=', '$', '`']) && !dir.contains(" /")
+    (dir.starts_with('/') || dir.starts_with('~'))
+        && !dir.contains(['"', '\'', '=', '$', '`', ';', '&', '|', '(', ')', '<', '>'])
+        && !dir.contains(" /")
+        && !dir.chars().any(char::is_control)
 }
 
 /// `word` is shell-quoted for an unquoted position; inside quotes, use the raw path instead.
@@ -908,7 +1027,7 @@ fn requote(word: &str, inside: Option<u8>) -> String {
     match inside {
         None => word.to_string(),
         Some(b'"') => double_quote_body(&raw),
-        Some(_) => raw,
+        Some(_) => raw.replace('\'', "'\\''"),
     }
 }
 
@@ -1110,6 +1229,41 @@ mod tests {
         }
     }
 
+    /// Found by `cargo xtask fuzz claude_settings` (input: a file holding only a BOM): a blank
+    /// file lost its BOM, which every other edit keeps.
+    #[test]
+    fn fuzz_regression_blank_file_keeps_its_bom() {
+        let want = format!("\u{feff}{FULL_MULTI}\n");
+        for input in ["\u{feff}", "\u{feff}\n\n"] {
+            assert_eq!(install(Some(input), StatusLinePolicy::IfAbsent).as_deref(), Some(want.as_str()), "{input:?}");
+        }
+    }
+
+    /// Found by `cargo xtask fuzz claude_settings` (the input below, policy Compose): in a
+    /// comma-first file the separator's comma became the indentation of our new statusLine
+    /// object, the result was invalid JSON, and install refused with "please report this".
+    #[test]
+    fn fuzz_regression_comma_first_files_get_a_valid_status_line() {
+        let crash = "{\n    \"awsCredentialExport\": \"env AWS_PROFILE=saml /old/plugin/bin/cc-aws-export\",\n    \
+                     \"awsAuthRefresh\":\r\n \"\\\"/old/My\\\"/old/My Tools/c=c-aws-refresh\\\"\",\n    \
+                     \"statusLife\": {\n        \"type\": \"command\",\n        \"command\": \"bash -c 'cc-aws-statusline'\"\n   } \n\
+                     ,    \"model\": \"sonnet\"\n}\n";
+        serde_json::from_str::<Value>(crash).unwrap();
+        let text = install(Some(crash), StatusLinePolicy::Compose).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[STATUS_LINE_KEY]["command"], SL);
+        assert!(
+            text.ends_with(
+                "\"sonnet\" \n,    \"statusLine\": {\r\n        \"type\": \"command\",\r\n        \
+                 \"command\": \"/opt/p/bin/cc-aws-statusline\",\r\n        \"padding\": 0\r\n    }\n}\n"
+            ),
+            "{text:?}"
+        );
+        // The npm style.
+        let text = install(Some("{ \"a\": 1\n, \"b\": 2\n}\n"), StatusLinePolicy::IfAbsent).unwrap();
+        assert!(text.starts_with("{ \"a\": 1\n, \"b\": 2\n, \"awsCredentialExport\": "), "{text}");
+    }
+
     #[test]
     fn tricky_content_and_nested_keys_are_untouched() {
         let cases = [
@@ -1239,6 +1393,102 @@ mod tests {
         // And a second plan sees the quoted path as ours and changes nothing.
         let again = plan(p.new_text.as_deref(), &path(), &w, &opts(StatusLinePolicy::Skip)).unwrap();
         assert_eq!(again.new_text, None);
+    }
+
+    /// Found by `cargo xtask fuzz claude_settings` (input: policy byte 0x07, empty file): an
+    /// install directory with a quote in it (a home like `/home/o'brien`) was not recognised as
+    /// ours on the next install, which spliced the new path into the middle of the old one.
+    #[test]
+    fn fuzz_regression_second_install_keeps_paths_with_quotes() {
+        for dir in ["/tmp/a'b\"c$d`e\\f g", "/home/o'brien/.local/share/cc-aws-keepalive/plugin/bin", "/tmp/a\"b/bin"] {
+            let d = Path::new(dir);
+            let w = Wiring {
+                export: d.join(EXPORT_BIN),
+                refresh: d.join(REFRESH_BIN),
+                statusline: d.join(STATUS_LINE_BIN),
+            };
+            for policy in [StatusLinePolicy::IfAbsent, StatusLinePolicy::Compose] {
+                let first = plan(Some(""), &path(), &w, &opts(policy)).unwrap().new_text.unwrap();
+                let v: Value = serde_json::from_str(&first).unwrap();
+                assert_eq!(v[EXPORT_KEY], shell_word(&d.join(EXPORT_BIN).to_string_lossy()), "{dir}");
+                let again = plan(Some(&first), &path(), &w, &opts(policy)).unwrap();
+                assert_eq!(again.new_text, None, "{dir}: {:?}", again.changes);
+                // Moving to a plain directory replaces the whole quoted path.
+                let p = plan(Some(&first), &path(), &wiring(), &opts(policy)).unwrap();
+                let v: Value = serde_json::from_str(p.new_text.as_deref().unwrap()).unwrap();
+                assert_eq!(v[EXPORT_KEY], format!("\"{EXP}\""), "{dir}");
+                assert_eq!(v[REFRESH_KEY], format!("\"{REF}\""), "{dir}");
+                assert_eq!(v[STATUS_LINE_KEY]["command"], format!("\"{SL}\""), "{dir}");
+            }
+        }
+    }
+
+    /// Found by `cargo xtask fuzz claude_settings` (the input below, installing into the
+    /// directory of the test above): a path with a `'` went into a single-quoted wrapper
+    /// as is, ending the quotes early, and the next install spliced its path into the result.
+    #[test]
+    fn fuzz_regression_single_quoted_wrappers_take_paths_with_quotes() {
+        let crash = "{\n    \"awsCredentailExport\": \"env AWOFRIP_SL@=saml /old/plugi/cc-aws-euport\"\r\n,\n    \
+                     \"awsAuh\":1,\"awsAuthRefthRefresh\": \"\\\"/old/My Tools/ccefresh\\\"\",\n    \"statusLine\": {\n        \
+                     \"|ype\": \"command\",\n        \"command\" :\"bash -c '/old/bin/cc-aws-statusline'\"\n    },\n    \
+                     \"mofel\": \"sonnet\"\n}\n";
+        for dir in ["/tmp/a'b\"c$d`e\\f g", "/home/o'brien/bin"] {
+            let d = Path::new(dir);
+            let w = Wiring {
+                export: d.join(EXPORT_BIN),
+                refresh: d.join(REFRESH_BIN),
+                statusline: d.join(STATUS_LINE_BIN),
+            };
+            let first = plan(Some(crash), &path(), &w, &opts(StatusLinePolicy::IfAbsent)).unwrap().new_text.unwrap();
+            let v: Value = serde_json::from_str(&first).unwrap();
+            let sl = d.join(STATUS_LINE_BIN).to_string_lossy().replace('\'', "'\\''");
+            assert_eq!(v[STATUS_LINE_KEY]["command"], format!("bash -c '{sl}'"), "{dir}");
+            let again = plan(Some(&first), &path(), &w, &opts(StatusLinePolicy::IfAbsent)).unwrap();
+            assert_eq!(again.new_text, None, "{dir}: {:?}", again.changes);
+            // And back to a plain directory.
+            let p = plan(Some(&first), &path(), &wiring(), &opts(StatusLinePolicy::IfAbsent)).unwrap();
+            let v: Value = serde_json::from_str(p.new_text.as_deref().unwrap()).unwrap();
+            assert_eq!(v[STATUS_LINE_KEY]["command"], format!("bash -c '{SL}'"), "{dir}");
+        }
+    }
+
+    /// Found by `cargo xtask fuzz claude_settings` (the input below): a single-quoted wrapper
+    /// running two commands counted as one quoted path, so the second install dropped the first
+    /// command (`/oldǝin;`); the same happened on a first install of `'/usr/bin/true;/old/…'`.
+    #[test]
+    fn fuzz_regression_quoted_code_is_not_a_path() {
+        let crash = "{    \"awsTredentialExport\": \"\",\n    \"statusLine\": {\n        \"type\": \"command\",\n      \
+                     \t\t\"command\": \"bash -c '/old\u{1dd}in;cc-aws-statusline'\"\n    },\n    \"model\": \"sonnet\"\n\n}\n";
+        let text = install(Some(crash), StatusLinePolicy::Compose).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[STATUS_LINE_KEY]["command"], format!("bash -c '/old\u{1dd}in;{SL}'"));
+        for (old, want) in [
+            ("bash -c '/usr/bin/true;/old/cc-aws-export'", format!("bash -c '/usr/bin/true;{EXP}'")),
+            ("sh -c \"/usr/bin/env&&/old/cc-aws-export\"", format!("sh -c \"/usr/bin/env&&{EXP}\"")),
+            ("'/a|/old/cc-aws-export'", format!("'/a|{EXP}'")),
+        ] {
+            let input = format!("{{\"{EXPORT_KEY}\": {}}}", json_string(old));
+            let text = install(Some(&input), StatusLinePolicy::Skip).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v[EXPORT_KEY], want, "from {old:?}");
+        }
+    }
+
+    /// Found by `cargo xtask fuzz claude_settings` (the value below): after the first install put
+    /// our path behind a `'` inside a double-quoted string, the second took the whole string as
+    /// one quoted path and replaced it again.
+    #[test]
+    fn fuzz_regression_quote_then_path_inside_quotes_is_stable() {
+        let crash = "\"/old/My Ttttttttttttttttttttttttttttttttttttttttttt'tttttttttttttttfd53093f7141d73bae7b$2a4e533a9adca924cc4/cc-aws-refresh\"";
+        for (old, want) in [
+            (crash.to_string(), format!("\"/old/My Ttttttttttttttttttttttttttttttttttttttttttt'{REF}\"")),
+            ("'/a\"/b/cc-aws-refresh'".to_string(), format!("'/a\"{REF}'")),
+        ] {
+            let input = format!("{{\"{REFRESH_KEY}\": {}}}", json_string(&old));
+            let text = install(Some(&input), StatusLinePolicy::Skip).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v[REFRESH_KEY], want, "from {old:?}");
+        }
     }
 
     #[test]
@@ -1383,6 +1633,26 @@ mod tests {
         assert!(d.contains("-l2\n+L2\n") && d.contains("-l25\n+L25\n"));
         assert!(!d.contains("l12"), "{d}");
         assert!(diff("", "x\n").contains("+x"));
+    }
+
+    #[test]
+    fn diff_masks_secret_looking_values() {
+        let old = "{\n  \"env\": {\n    \"AWS_REGION\": \"us-east-1\",\n    \"AWS_SECRET_ACCESS_KEY\": \"S3CR\\\"ET\"\n  },\n  \"model\": \"m\"\n}\n";
+        let new = old.replace("\"m\"\n", "\"m\",\n  \"awsAuthRefresh\": \"cc-aws-refresh\"\n");
+        let d = diff(old, &new);
+        assert!(d.contains("\"AWS_SECRET_ACCESS_KEY\": \"***\"") && !d.contains("S3CR"), "{d}");
+        assert!(
+            d.contains("\"AWS_REGION\": \"us-east-1\"") && d.contains("+  \"awsAuthRefresh\": \"cc-aws-refresh\""),
+            "{d}"
+        );
+        // One-line files, several members per line, names of any case.
+        let line = r#"{"env":{"apiToken" : "T1","n":"ok","x":{"password":"P1"}},"k":["v"],"bearer":1}"#;
+        assert_eq!(
+            mask_secret_values(line),
+            r#"{"env":{"apiToken" : "***","n":"ok","x":{"password":"***"}},"k":["v"],"bearer":1}"#
+        );
+        assert_eq!(mask_secret_values(r#"  "unterminated": "SECRET"#), r#"  "unterminated": "SECRET"#);
+        assert_eq!(mask_secret_values(r#""TOKEN": "a\"b""#), r#""TOKEN": "***""#);
     }
 
     fn tmpdir(tag: &str) -> PathBuf {

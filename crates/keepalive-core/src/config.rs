@@ -105,6 +105,10 @@ pub enum ConfigError {
     Malformed { path: PathBuf, detail: String },
     #[error("{path}: expected a JSON object at the top level (using defaults meanwhile)")]
     NotAnObject { path: PathBuf },
+    #[error(
+        "CC_KEEPALIVE_CONFIG names {path}, which does not exist (using defaults meanwhile); create it or unset CC_KEEPALIVE_CONFIG"
+    )]
+    Missing { path: PathBuf },
     #[error(transparent)]
     Fs(#[from] fsutil::FsError),
     #[error(transparent)]
@@ -128,15 +132,21 @@ impl Loaded {
     }
 }
 
-/// Loads the config file named by the environment. A missing file is not a problem.
+/// Loads the config file named by the environment. A missing file is not a
+/// problem, unless `CC_KEEPALIVE_CONFIG` names it: that is a typo to report.
+/// Without HOME there is no default place for it, which is the same as no
+/// file (whatever else needs HOME reports it).
 pub fn load(env: &Env) -> Loaded {
-    let path = match crate::paths::config_file(env) {
-        Ok(p) => p,
-        Err(e) => {
-            return Loaded { config: Config::default(), path: None, warnings: vec![], error: Some(e.into()) };
-        }
+    let Ok(path) = crate::paths::config_file(env) else {
+        return Loaded { config: Config::default(), path: None, warnings: vec![], error: None };
     };
     match fsutil::read_optional(&path) {
+        Ok(None) if env.is_set(vars::CC_KEEPALIVE_CONFIG) => Loaded {
+            config: Config::default(),
+            path: Some(path.clone()),
+            warnings: vec![],
+            error: Some(ConfigError::Missing { path }),
+        },
         Ok(None) => Loaded { config: Config::default(), path: Some(path), warnings: vec![], error: None },
         Ok(Some(text)) => {
             let (config, warnings, error) = parse(&text, &path);

@@ -52,6 +52,9 @@ pub const EXPIRY_FIELDS: &[&str] = &[
     "expiry",
 ];
 
+/// Keys whose values are secrets; no message shows them.
+const SECRET_FIELDS: &[&str] = &["aws_secret_access_key", "aws_session_token", "aws_security_token"];
+
 /// What a credentials-file profile holds.
 #[derive(Debug, Clone, Default)]
 pub struct FileProfile {
@@ -70,7 +73,7 @@ pub fn from_section(section: &Section, expiration_field: &str) -> FileProfile {
     let field = if !expiration_field.is_empty() {
         let f = expiration_field.to_ascii_lowercase();
         if get(&f).is_none() {
-            out.expiry_warning = Some(format!("configured expirationField \"{f}\" is not in this profile"));
+            out.expiry_warning = Some(format!("configured expirationField {f:?} is not in this profile"));
         }
         Some(f)
     } else {
@@ -89,7 +92,13 @@ pub fn from_section(section: &Section, expiration_field: &str) -> FileProfile {
                 expiration = Some(t);
                 out.expiry_field = Some(f.to_string());
             }
-            Err(e) => out.expiry_warning = Some(format!("\"{f}\": {e}")),
+            // expirationField can name a secret key by mistake: its value is never quoted.
+            Err(_) if SECRET_FIELDS.contains(&f) => {
+                out.expiry_warning =
+                    Some(format!("{f:?} holds a secret, not an expiry; set expirationField to the key with the expiry"))
+            }
+            // `{f:?}`: a key can hold line breaks (a line without `=` joins the next key).
+            Err(e) => out.expiry_warning = Some(format!("{f:?}: {e}")),
         }
     }
     if let (Some(id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key")) {
@@ -157,6 +166,49 @@ mod tests {
         let p = from_section(&s, "nope");
         assert!(p.creds.unwrap().expiration.is_none());
         assert!(p.expiry_warning.unwrap().contains("nope"));
+    }
+
+    /// Found by `cargo xtask fuzz aws_ini` (the gimme-aws-creds seed with expirationField set to
+    /// a secret key): the warning quoted the secret as an "unrecognised timestamp".
+    #[test]
+    fn fuzz_regression_expiration_field_naming_a_secret_never_quotes_it() {
+        let s = section(&[
+            ("aws_access_key_id", "ASIAIOSFODNN7EXAMPLE"),
+            ("aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            ("aws_session_token", "IQoJb3JpZ2luX2VjEXAMPLEtoken="),
+            ("aws_security_token", "IQoJb3JpZ2luX2VjEXAMPLEtoken="),
+            ("x_security_token_expires", "2026-11-22 12:00:00+00:00"),
+        ]);
+        for field in ["aws_secret_access_key", "AWS_SESSION_TOKEN", "aws_security_token"] {
+            let p = from_section(&s, field);
+            let w = p.expiry_warning.unwrap();
+            assert!(!w.contains("wJalrXUtnFEMI") && !w.contains("IQoJb3JpZ2lu"), "{w}");
+            assert!(w.contains(&field.to_ascii_lowercase()), "{w}");
+            assert!(p.creds.unwrap().expiration.is_none());
+        }
+    }
+
+    /// Found by `cargo xtask fuzz aws_ini` (the gimme-aws-creds seed with its `; aws-vault style`
+    /// comment garbled): a line without `=` becomes part of the next key, line breaks included,
+    /// and a warning naming that key was several lines.
+    #[test]
+    fn fuzz_regression_warnings_naming_keys_with_line_breaks_are_one_line() {
+        let text = "[dev-admin]\r\naws_access_key_id = ASIAIOSFODNN7EXAMPLE\r\n\
+                    aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\r\n\r\n\
+                    \u{fffd}\u{fffd}-vault style\r\n[vault]\r\nAWS_ACCESS_KEY_ID=ASIAEXAMPLE2\r\n\
+                    [p]\nnot a key\nexpiration = soon\n";
+        let doc = crate::aws_files::IniDoc::parse(text, std::path::Path::new("/f")).unwrap();
+        let mut warnings = 0;
+        for name in doc.section_names() {
+            let s = doc.section(name).unwrap();
+            for field in std::iter::once("").chain(s.keys().map(String::as_str)).chain(["a\nb"]) {
+                if let Some(w) = from_section(s, field).expiry_warning {
+                    assert!(!w.contains(['\n', '\r']), "{w:?}");
+                    warnings += 1;
+                }
+            }
+        }
+        assert!(warnings >= 3, "{warnings}");
     }
 
     #[test]

@@ -225,7 +225,8 @@ impl Scheduler {
     /// would hammer the endpoints).
     pub fn planned(&mut self, now: OffsetDateTime, interval: StdDuration, due_hint: Option<OffsetDateTime>) {
         let interval = Duration::try_from(interval).unwrap_or(Duration::MINUTE);
-        let regular = now + interval;
+        // Saturating: a clock at the end of time (CC_KEEPALIVE_NOW) must not panic.
+        let regular = now.checked_add(interval).unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
         self.last_seen = Some(now);
         match due_hint {
             Some(h) if h > now && h < regular => {
@@ -365,6 +366,12 @@ pub fn targets(ctx: &Ctx, extra_profiles: &[String]) -> (Vec<Target>, Vec<String
         Err(e) => return (vec![], vec![e.to_string()]),
     };
     let doc = match IniDoc::read(&path) {
+        // Named by hand and absent: a typo, not an empty configuration.
+        Ok(None) if ctx.env.is_set(vars::AWS_CONFIG_FILE) => {
+            let msg =
+                format!("AWS_CONFIG_FILE names {}, which does not exist; fix or unset AWS_CONFIG_FILE", path.display());
+            return (vec![], vec![msg]);
+        }
         Ok(d) => d.unwrap_or_default(),
         Err(e) => return (vec![], vec![e.to_string()]),
     };
@@ -546,6 +553,8 @@ pub fn keep_one(ctx: &Ctx, config: &Config, t: &Target, opts: &KeepOptions, say:
 fn login_reason(e: &sso::SsoError) -> String {
     match e {
         sso::SsoError::NeedsLogin { reason, .. } => reason.clone(),
+        // Its own text ends in "run `…` to replace it"; the command is shown apart.
+        sso::SsoError::TokenCache { source, .. } => source.to_string(),
         other => other.to_string(),
     }
 }
@@ -696,7 +705,11 @@ fn notify_about(
                     settings,
                     NotifyKind::RefreshFailed,
                     format!("AWS session {}: refresh failing", t.name),
-                    format!("{error}. The session ends {} unless it recovers.", expiry::relative(now, end)),
+                    if end > now {
+                        format!("{error}. The session ends {} unless it recovers.", expiry::relative(now, end))
+                    } else {
+                        format!("{error}. The access token has run out; the session is back once a refresh succeeds.")
+                    },
                 );
             }
         }

@@ -101,7 +101,11 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Vec<Finding> {
 fn check_config(loaded: &config::Loaded, out: &mut Out) {
     let shown = loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into());
     if let Some(e) = &loaded.error {
-        out.problem("config.json", e.to_string(), "fix the JSON (or delete the file to use the defaults)");
+        let fix = match e {
+            config::ConfigError::Missing { .. } => "create that file or unset CC_KEEPALIVE_CONFIG",
+            _ => "fix the JSON (or delete the file to use the defaults)",
+        };
+        out.problem("config.json", e.to_string(), fix);
     }
     for w in &loaded.warnings {
         out.problem("config.json", w.clone(), "correct or remove that key");

@@ -37,7 +37,10 @@ pub fn parse(raw: &str) -> Result<OffsetDateTime, ExpiryError> {
         let nanos = ((secs - secs.trunc()) * 1e9) as i64;
         return OffsetDateTime::from_unix_timestamp(whole).map(|t| t + Duration::nanoseconds(nanos)).map_err(|_| err());
     }
-    OffsetDateTime::parse(&normalise(s), &Rfc3339).map(|t| t.to_offset(UtcOffset::UTC)).map_err(|_| err())
+    let t = OffsetDateTime::parse(&normalise(s), &Rfc3339).map_err(|_| err())?;
+    // In UTC the year can leave RFC 3339's 0000–9999 (`9999-12-31T23:59:59-01:00`): `to_offset`
+    // would panic there, and a negative year would not round-trip through `to_iso8601`.
+    t.checked_to_offset(UtcOffset::UTC).filter(|t| (0..=9999).contains(&t.year())).ok_or_else(err)
 }
 
 /// Rewrites the near-RFC-3339 variants into strict RFC 3339.
@@ -170,6 +173,26 @@ mod tests {
         }
         let e = parse("tomorrow").unwrap_err().to_string();
         assert!(e.contains("tomorrow") && e.contains("RFC 3339"), "{e}");
+    }
+
+    /// Found by `cargo xtask fuzz expiry`: an offset that moves the time out of years 0000–9999
+    /// in UTC gave a negative year that `to_iso8601` wrote as `-001-…` and could not read back;
+    /// at the other end (found by hand from the same cause) `to_offset` panicked.
+    #[test]
+    fn fuzz_regression_offsets_beyond_the_rfc3339_years_are_rejected() {
+        for bad in ["0000-01-01T00:00:30+0100", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.999999999-23:59"] {
+            assert!(parse(bad).is_err(), "accepted {bad:?}");
+        }
+        for (edge, iso) in [
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+            ("0000-01-01T01:00:00+01:00", "0000-01-01T00:00:00Z"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+            ("9999-12-31T23:59:59.5+00:00", "9999-12-31T23:59:59Z"),
+        ] {
+            let t = parse(edge).unwrap();
+            assert_eq!(to_iso8601(t), iso);
+            assert_eq!(parse(iso).unwrap(), t.replace_nanosecond(0).unwrap());
+        }
     }
 
     #[test]

@@ -112,7 +112,46 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
     {
         let _ = d.sync_all();
     }
+    remove_stale_temps(path);
     Ok(())
+}
+
+/// A temp file older than this was left by a writer that was killed: a live
+/// write takes milliseconds.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Removes the temp files of `path` that killed writers left between creating
+/// and renaming them: they may hold secrets (a rotated refresh token), and
+/// `aws sso logout` does not look at them.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let now = std::time::SystemTime::now();
+    for e in entries.flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with(&prefix)
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age >= STALE_TEMP_AGE));
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether [`write_atomic`] could replace `path` now: creates and removes a
+/// temp file next to it. For writes that must not fail after something
+/// irreversible (a refresh that rotates the refresh token).
+pub fn check_writable(path: &Path) -> Result<(), FsError> {
+    let tmp = tmp_path(path);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // Closed before the removal (Windows cannot remove an open file).
+    let result = OpenOptions::new().write(true).create_new(true).open(&tmp).map(drop);
+    if result.is_ok() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|source| FsError::Write { path: dir.to_path_buf(), source })
 }
 
 /// Copies `path` to `<path>.bak-<UTC timestamp>` (same mode) before we edit it.
@@ -172,6 +211,27 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
         // No temp files left behind.
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_write_removes_temp_files_killed_writers_left() {
+        let d = tmpdir("stale");
+        let p = d.join("token.json");
+        let stale = d.join(".token.json.tmp.1.2.3");
+        let fresh = d.join(".token.json.tmp.4.5.6");
+        let other = d.join(".other.json.tmp.1.2.3");
+        for f in [&stale, &fresh, &other] {
+            fs::write(f, "{}").unwrap();
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for f in [&stale, &other] {
+            File::options().write(true).open(f).unwrap().set_modified(old).unwrap();
+        }
+        write_atomic(&p, b"x", Some(0o600)).unwrap();
+        assert!(!stale.exists(), "stale temp file of this target removed");
+        assert!(fresh.exists(), "a temp file that may belong to a live writer is kept");
+        assert!(other.exists(), "other targets' temp files are theirs");
         fs::remove_dir_all(&d).unwrap();
     }
 

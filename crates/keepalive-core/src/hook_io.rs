@@ -17,6 +17,10 @@ pub struct HookInput {
 pub const MAX_STDIN: usize = 4 * 1024 * 1024;
 
 pub fn parse_input(bytes: &[u8]) -> HookInput {
+    // Only an object: serde would also read an array as the fields in order.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return HookInput::default();
+    }
     serde_json::from_slice(bytes).unwrap_or_default()
 }
 
@@ -55,6 +59,17 @@ mod tests {
         let h =
             parse_input(br#"{"session_id":"s1","hook_event_name":"UserPromptSubmit","prompt":"hi","extra":{"x":1}}"#);
         assert_eq!(h.session_id.as_deref(), Some("s1"));
+    }
+
+    /// Found by `cargo xtask fuzz hook_input` (input `[""]`): an array was read as the fields
+    /// in order, giving a session id no hook sent.
+    #[test]
+    fn fuzz_regression_arrays_are_not_field_lists() {
+        for input in [&b"[\"\"]\n"[..], b"[\"s1\",\"UserPromptSubmit\",\"/home/u\"]", b" \t[\"s1\"]"] {
+            let h = parse_input(input);
+            assert!(h.session_id.is_none() && h.hook_event_name.is_none() && h.cwd.is_none(), "{input:?}");
+        }
+        assert_eq!(parse_input(b" \r\n{\"session_id\":\"s1\"}").session_id.as_deref(), Some("s1"));
     }
 
     #[test]

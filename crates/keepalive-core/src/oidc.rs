@@ -34,6 +34,9 @@ impl OidcError {
     }
 }
 
+/// The longest `expiresIn` we accept: ten years, in seconds.
+pub const MAX_EXPIRES_IN: i64 = 10 * 366 * 24 * 3600;
+
 /// A new access token. `refresh_token` is the rotated refresh token, when
 /// the service returned one (the old one then stops working).
 #[derive(Debug, Clone)]
@@ -88,6 +91,11 @@ pub fn create_token(
         .get("expiresIn")
         .and_then(|x| x.as_i64().or_else(|| x.as_f64().map(|f| f as i64)))
         .ok_or_else(|| malformed("no expiresIn"))?;
+    // Access tokens last hours; a lifetime past this is a broken answer, and
+    // adding it to the clock would overflow.
+    if !(0..=MAX_EXPIRES_IN).contains(&expires_in) {
+        return Err(malformed("expiresIn out of range"));
+    }
     let refresh_token = v.get("refreshToken").and_then(|x| x.as_str()).filter(|s| !s.is_empty()).map(Secret::new);
     Ok(TokenGrant { access_token: Secret::new(access_token), expires_in, refresh_token })
 }

@@ -10,6 +10,7 @@ use crate::aws_files::{AwsFileError, IniDoc};
 use crate::config::Config;
 use crate::creds::{Credentials, FileProfile, from_section};
 use crate::ctx::Ctx;
+use crate::env::vars;
 use crate::paths::{self, PathError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,8 @@ pub enum SourceError {
     NoKeys { profile: String, path: PathBuf },
     #[error(transparent)]
     Sso(#[from] crate::sso::SsoError),
+    #[error("AWS_CONFIG_FILE names {path}, which does not exist ({source}); fix or unset AWS_CONFIG_FILE")]
+    ConfigFileMissing { path: PathBuf, source: Box<SourceError> },
 }
 
 /// Where a profile's credentials come from.
@@ -44,11 +47,22 @@ pub fn resolve(ctx: &Ctx, config: &Config, profile: &str) -> Result<Resolved, So
     match crate::sso::profile_kind(ctx, profile) {
         Ok(crate::sso::ProfileKind::Sso(p)) => Ok(Resolved::Sso(p)),
         Ok(crate::sso::ProfileKind::CredentialProcess { command }) => Ok(Resolved::Process { command }),
-        Ok(crate::sso::ProfileKind::Other) => read_file(ctx, config, profile).map(Resolved::File),
+        Ok(crate::sso::ProfileKind::Other) => {
+            read_file(ctx, config, profile).map(Resolved::File).map_err(|e| config_file_missing(ctx, e))
+        }
         Err(e) => match read_file(ctx, config, profile) {
             Ok(f) => Ok(Resolved::File(f)),
             Err(_) => Err(e.into()),
         },
+    }
+}
+
+/// A profile found nowhere while `AWS_CONFIG_FILE` names a file that does not
+/// exist: that typo is the likelier cause than a missing login.
+fn config_file_missing(ctx: &Ctx, e: SourceError) -> SourceError {
+    match (ctx.env.is_set(vars::AWS_CONFIG_FILE), paths::aws_config_file(&ctx.env)) {
+        (true, Ok(path)) if !path.exists() => SourceError::ConfigFileMissing { path, source: Box::new(e) },
+        _ => e,
     }
 }
 

@@ -578,10 +578,17 @@ fn refresh_locked(
     else {
         return Err(needs_login(profile, cannot_refresh_reason(ctx, &token)));
     };
+    // AWS may rotate the refresh token on use: a refresh we then could not
+    // save would burn it and force a browser login. Make sure we can save first.
+    crate::fsutil::check_writable(&token.path).map_err(|e| SsoError::TokenWrite { source: e.into() })?;
     let client = Client::new(&ctx.env, http::resolve(&ctx.env, Service::Oidc, &profile.sso_region)?)?;
     match oidc::create_token(&client, &client_id, &client_secret, &refresh_token) {
         Ok(grant) => {
-            let expires_at = ctx.now + Duration::seconds(grant.expires_in);
+            // Saturating: a clock near the end of time must not panic.
+            let expires_at = ctx
+                .now
+                .checked_add(Duration::seconds(grant.expires_in))
+                .unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
             let rotated = grant.refresh_token.is_some();
             token.set_refreshed(
                 grant.access_token,

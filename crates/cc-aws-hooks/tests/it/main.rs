@@ -3,8 +3,12 @@
 // Helpers outside `#[test]` functions fail the test at the cause, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod check;
+mod crash;
 mod export;
+mod faults;
+mod load;
 mod refresh;
 mod robustness;
 mod sso;

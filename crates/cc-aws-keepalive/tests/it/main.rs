@@ -9,6 +9,7 @@
 mod cli;
 mod daemon;
 mod doctor;
+mod faults;
 mod logs;
 mod refresh;
 mod service;

@@ -40,6 +40,11 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
                 }
             };
         }
+        // A typo in AWS_CONFIG_FILE is what to fix, not a missing login.
+        Err(e @ source::SourceError::ConfigFileMissing { .. }) if setup.config().auto_login_cmd.is_empty() => {
+            say(&format!("cc-aws-refresh: {e}"));
+            return 1;
+        }
         Ok(Resolved::File(_)) | Err(_) => {}
     }
     if let Some(t) = autologin::fresh_until(ctx, &setup, &profile) {
