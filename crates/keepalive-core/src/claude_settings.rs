@@ -977,8 +977,9 @@ fn quoted_path_open(cmd: &str, s: usize, q: u8) -> Option<usize> {
             }
         };
         let plain = head.get(open + 1..)?.replace("'\\''", "_");
-        // As in double quotes below: after a quote, the word scan sees a new path.
-        if plain.contains("\"/") || plain.contains("\"~") {
+        // As for `'` in double quotes below: where the word scan sees a new word start before a
+        // path (`'/a"/b/…'`, `'/a/`/b/…'`), this is not one quoted path.
+        if plain.as_bytes().windows(2).any(|w| starts_word(w[0]) && matches!(w[1], b'/' | b'~')) {
             return None;
         }
         return looks_like_path(&plain.replace(['"', '$', '`'], "_")).then_some(open);
@@ -1483,6 +1484,8 @@ mod tests {
         for (old, want) in [
             (crash.to_string(), format!("\"/old/My Ttttttttttttttttttttttttttttttttttttttttttt'{REF}\"")),
             ("'/a\"/b/cc-aws-refresh'".to_string(), format!("'/a\"{REF}'")),
+            // The same, found in the next run (input `bar[h -c '/old/bin/`cc-aws-statusline'`).
+            ("bar[h -c '/old/bin/`cc-aws-refresh'".to_string(), format!("bar[h -c '/old/bin/`{REF}'")),
         ] {
             let input = format!("{{\"{REFRESH_KEY}\": {}}}", json_string(&old));
             let text = install(Some(&input), StatusLinePolicy::Skip).unwrap();

@@ -11,6 +11,15 @@
 //! - role credentials are issued with 10 min + 1 s, so they are handed out as
 //!   fresh (10 minutes left at least) for about a second: exports keep going to
 //!   the token every second, as they do when Claude Code's credentials run out.
+//!
+//! In the hooks, token refreshes happen under the role-credential lock (export,
+//! refresh) or the session lock alone (the background refresh, started at most
+//! once a minute): a broken role lock shows up here as extra portal calls; the
+//! session lock's re-read is covered by the threads-and-processes tests in
+//! keepalive-core.
+
+// Unix processes and /proc.
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -223,6 +232,8 @@ fn fifty_processes_for_ten_seconds_across_two_window_crossings() {
     let token_calls: Vec<_> = s.mock.requests().into_iter().filter(|r| r.route == Route::Token).collect();
     assert_eq!(token_calls.len(), 2, "CreateToken calls: {}", s.mock.dump());
     assert!(token_calls.iter().all(|r| r.status == Some(200)), "{}", s.mock.dump());
+    let crossing = std::time::UNIX_EPOCH + Duration::from_secs(first_expiry - WINDOW_SECS);
+    assert!(token_calls[0].at >= crossing, "a CreateToken before the token entered the window");
     let refused_portal =
         s.mock.requests().iter().filter(|r| r.route == Route::RoleCredentials && r.status != Some(200)).count();
     assert_eq!(refused_portal, 0, "{}", s.mock.dump());
