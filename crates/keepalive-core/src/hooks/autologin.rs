@@ -12,7 +12,7 @@ use crate::ctx::Ctx;
 use crate::env::vars;
 use crate::log::{self, Level};
 use crate::source;
-use crate::{fsutil, lock, process};
+use crate::{lock, process};
 
 /// Claude Code gives `awsAuthRefresh` three minutes; a login must end within that.
 pub const LOGIN_TIMEOUT: StdDuration = StdDuration::from_secs(180);
@@ -119,28 +119,14 @@ pub fn maybe_start_background(ctx: &Ctx, setup: &Setup, profile: &str) -> bool {
     if lock::is_held(&login_lock) {
         return false;
     }
-    // The stamp is read and written under its own lock so two prompts at the
-    // same moment start one login.
-    let Ok(Some(_guard)) = lock::lock_with_timeout(&stamp.with_extension("lock"), StdDuration::from_millis(200)) else {
-        return false;
-    };
-    let last = fsutil::read_optional(&stamp).ok().flatten().and_then(|s| crate::expiry::parse(&s).ok());
-    if let Some(last) = last
-        && (ctx.now - last).whole_seconds().abs() < BACKGROUND_EVERY_SECS
-    {
-        return false;
-    }
-    let Ok(exe) = std::env::current_exe() else { return false };
-    if fsutil::write_atomic(&stamp, crate::expiry::to_iso8601(ctx.now).as_bytes(), Some(0o600)).is_err() {
-        return false;
-    }
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg(BACKGROUND_LOGIN_ARG).env(vars::CC_KEEPALIVE_PROFILE, profile);
-    let started = process::spawn_detached(cmd, "background login").is_ok();
-    if started {
-        log::write(ctx, Level::Info, "check", &format!("started background autoLoginCmd for profile {profile}"));
-    }
-    started
+    super::background::spawn_self_at_most_every(
+        ctx,
+        &stamp,
+        BACKGROUND_EVERY_SECS,
+        BACKGROUND_LOGIN_ARG,
+        profile,
+        "autoLoginCmd",
+    )
 }
 
 /// The detached side: log in unless someone else is or the credentials are

@@ -1,6 +1,7 @@
 //! The silent SSO refresh that `cc-aws-check` and `cc-aws-export` start
 //! detached, so a prompt never waits on the network.
 
+use std::path::Path;
 use std::time::Duration as StdDuration;
 
 use super::Setup;
@@ -22,22 +23,42 @@ pub const SSO_EVERY_SECS: i64 = 60;
 pub fn maybe_start_sso(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
     let Ok(state) = crate::paths::state_dir(&ctx.env) else { return false };
     let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest()));
+    spawn_self_at_most_every(ctx, &stamp, SSO_EVERY_SECS, BACKGROUND_SSO_ARG, profile, "the silent SSO refresh")
+}
+
+/// Re-executes the running hook binary detached with `arg` for `profile` (`what`
+/// names it in the log),
+/// unless the `stamp` file says any session did so in the last `every_secs`.
+/// The stamp is read and written under its own lock, so two prompts at the
+/// same moment start one child.
+pub fn spawn_self_at_most_every(
+    ctx: &Ctx,
+    stamp: &Path,
+    every_secs: i64,
+    arg: &str,
+    profile: &str,
+    what: &str,
+) -> bool {
     let Ok(Some(_guard)) = lock::lock_with_timeout(&stamp.with_extension("lock"), StdDuration::from_millis(200)) else {
         return false;
     };
-    let last = fsutil::read_optional(&stamp).ok().flatten().and_then(|s| expiry::parse(&s).ok());
+    let last = fsutil::read_optional(stamp).ok().flatten().and_then(|s| expiry::parse(&s).ok());
     if let Some(last) = last
-        && (ctx.now - last).whole_seconds().abs() < SSO_EVERY_SECS
+        && (ctx.now - last).whole_seconds().abs() < every_secs
     {
         return false;
     }
     let Ok(exe) = std::env::current_exe() else { return false };
-    if fsutil::write_atomic(&stamp, expiry::to_iso8601(ctx.now).as_bytes(), Some(0o600)).is_err() {
+    if fsutil::write_atomic(stamp, expiry::to_iso8601(ctx.now).as_bytes(), Some(0o600)).is_err() {
         return false;
     }
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg(BACKGROUND_SSO_ARG).env(vars::CC_KEEPALIVE_PROFILE, profile);
-    process::spawn_detached(cmd, "background SSO refresh").is_ok()
+    cmd.arg(arg).env(vars::CC_KEEPALIVE_PROFILE, profile);
+    let started = process::spawn_detached(cmd, what).is_ok();
+    if started {
+        log::write(ctx, Level::Info, "hook", &format!("started {what} for profile {profile}, detached"));
+    }
+    started
 }
 
 /// The detached side: refresh the token if it is inside the window, then make
