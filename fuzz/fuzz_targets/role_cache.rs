@@ -14,24 +14,27 @@ use keepalive_fuzz::{assert_no_secret, assert_one_line};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
+/// This process's scratch file (the reader only takes a path); removed after each input.
 fn scratch() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
         // tmpfs when there is one: this target writes a file per input.
         let base = std::path::Path::new("/dev/shm");
         let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
-        let dir = base.join(format!("keepalive-fuzz-role-cache-{}", std::process::id()));
+        let dir = base.join("keepalive-fuzz-role-cache");
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        dir.join(format!("{}.json", std::process::id()))
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let path = scratch().join("input.json");
-    std::fs::write(&path, data).unwrap();
+    let path = scratch();
+    std::fs::write(path, data).unwrap();
     let shown = path.display().to_string();
+    let result = role_cache::read(path);
     let text = String::from_utf8_lossy(data);
-    match role_cache::read(&path) {
+    let _ = std::fs::remove_file(path);
+    match result {
         Err(e) => {
             let m = e.to_string();
             assert_one_line("error", &m);
@@ -57,8 +60,10 @@ fuzz_target!(|data: &[u8]| {
             );
 
             let out = role_cache::to_json(&c, "123456789012");
-            std::fs::write(&path, &out).unwrap();
-            let back = role_cache::read(&path).unwrap_or_else(|e| panic!("cannot re-read what we wrote: {e}")).unwrap();
+            std::fs::write(path, &out).unwrap();
+            let back = role_cache::read(path);
+            let _ = std::fs::remove_file(path);
+            let back = back.unwrap_or_else(|e| panic!("cannot re-read what we wrote: {e}")).unwrap();
             assert_eq!(back.access_key_id, c.access_key_id);
             assert_eq!(back.secret_access_key.expose(), c.secret_access_key.expose());
             assert_eq!(back.session_token.as_ref().map(|t| t.expose()), c.session_token.as_ref().map(|t| t.expose()));
