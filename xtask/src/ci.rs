@@ -45,6 +45,7 @@ pub fn ci(only: &[String]) -> Result {
         ("dist+validate", dist_and_validate),
         ("e2e", e2e_tests),
         ("install-smoke", install_smoke),
+        ("fuzz-smoke", fuzz_smoke),
     ];
     if let Some(unknown) = only.iter().find(|o| !phases.iter().any(|(n, _)| n == o)) {
         let names: Vec<&str> = phases.iter().map(|(n, _)| *n).collect();
@@ -318,6 +319,16 @@ fn install_smoke(state: &mut State) -> Result {
         return Err(format!("a second install changed something:\n{}", second.lines.join("\n")));
     }
     Ok(())
+}
+
+/// A few seconds of every fuzz target, when a nightly toolchain is installed (cargo-fuzz needs
+/// it; the stable-only machines CI may run on cannot fetch one, so there it is skipped loudly).
+fn fuzz_smoke(_: &mut State) -> Result {
+    if let Err(e) = crate::fuzz::check_nightly() {
+        println!("fuzz-smoke: skipped ({e})");
+        return Ok(());
+    }
+    crate::fuzz::fuzz(&["--smoke".to_string()])
 }
 
 fn check_private_file(path: &Path) -> Result {

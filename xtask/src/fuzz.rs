@@ -152,7 +152,7 @@ fn targets(fuzz_dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn check_nightly() -> Result {
+pub fn check_nightly() -> Result {
     let hint = "cargo fuzz needs a nightly toolchain: run `rustup toolchain install nightly`";
     let out = Command::new("rustup")
         .args(["toolchain", "list"])
