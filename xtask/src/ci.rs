@@ -252,7 +252,7 @@ fn e2e_tests(state: &mut State) -> Result {
     cmd.env("CC_E2E_CLAUDE", &claude).env("CC_E2E_PLUGIN_DIR", dist);
     util::run(cmd)?;
     // The mock's own check against the real client: every request signed, the stream read.
-    let mut cmd = cargo(&["test", "-p", "test-support", "--", "--ignored", "--test-threads=1"]);
+    let mut cmd = cargo(&["test", "-p", "test-support", "--test", "it", "--", "--ignored", "--test-threads=1"]);
     cmd.env("CC_E2E_CLAUDE", &claude);
     util::run(cmd)
 }
