@@ -313,6 +313,15 @@ fn install_smoke(state: &mut State) -> Result {
         return Err(format!("{} status failed: {}", cli.display(), out.both()));
     }
     println!("cc-aws-keepalive status (linked CLI): ok");
+    // `setup` from the installed CLI must agree with what install wrote: same stable paths
+    // (through the plugin symlink, not the versioned directory), nothing to change.
+    let mut setup = Command::new(&cli);
+    setup.args(["setup", "--dry-run"]).env_clear().envs(env.iter());
+    let out = util::capture(setup, Duration::from_secs(60))?;
+    if !out.ok() || out.both().contains("would be changed") {
+        return Err(format!("`cc-aws-keepalive setup --dry-run` after install wants changes:\n{}", out.both()));
+    }
+    println!("cc-aws-keepalive setup --dry-run (linked CLI): nothing to change");
 
     let second = install::install(&ctx, Some(&path_var), &dist, InstallOpts::default())?;
     if second.changed {

@@ -71,6 +71,7 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
 fn spec(ctx: &Ctx) -> Option<Spec> {
     match std::env::current_exe() {
         Ok(exe) => {
+            let exe = keepalive_core::paths::stable_exe(&ctx.env, &exe);
             let path_var = std::env::var("PATH").ok();
             Some(Spec::new(&ctx.env, &exe, path_var.as_deref()))
         }

@@ -104,8 +104,10 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
     }
 }
 
-fn wiring() -> Result<Wiring, String> {
+fn wiring(ctx: &Ctx) -> Result<Wiring, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's own path ({e})"))?;
+    // Through the install's stable symlink, so an upgrade does not break settings.json.
+    let exe = keepalive_core::paths::stable_exe(&ctx.env, &exe);
     let dir = exe.parent().ok_or("this program's path has no directory")?.to_path_buf();
     let bin = |name: &str| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     Ok(Wiring { export: bin(cs::EXPORT_BIN), refresh: bin(cs::REFRESH_BIN), statusline: bin(cs::STATUS_LINE_BIN) })
@@ -135,7 +137,7 @@ fn install(ctx: &Ctx, dry: bool, status_line: bool) -> Result<(), String> {
     let config_path = paths::config_file(&ctx.env).map_err(|e| e.to_string())?;
     let rec_path = record_path(ctx).ok_or("cannot locate the state directory: set HOME or XDG_STATE_HOME")?;
     let mut record = read_record(&rec_path)?;
-    let wiring = wiring()?;
+    let wiring = wiring(ctx)?;
     for p in [&wiring.export, &wiring.refresh, &wiring.statusline] {
         if !p.exists() {
             out::err(&format!("warning: {} does not exist; install the hook binaries next to this one", p.display()));

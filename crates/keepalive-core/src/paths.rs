@@ -1,6 +1,6 @@
 //! Where every file we read or write lives, following AWS and XDG conventions.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::env::{Env, vars};
 
@@ -82,6 +82,22 @@ pub fn claude_settings_file(env: &Env) -> Result<PathBuf, PathError> {
     home_join(env, "Claude Code's settings.json", vars::CLAUDE_CONFIG_DIR, ".claude/settings.json")
 }
 
+/// The path to write into service files and settings.json for the running
+/// executable `exe`. `install` keeps binaries in a versioned directory behind
+/// the `<data>/plugin` symlink, and the OS reports the resolved, versioned path
+/// (`/proc/self/exe`), which an upgrade deletes; the stable path through the
+/// symlink survives upgrades. Anything else is returned unchanged.
+pub fn stable_exe(env: &Env, exe: &Path) -> PathBuf {
+    let (Ok(data), Some(name)) = (data_dir(env), exe.file_name()) else {
+        return exe.to_path_buf();
+    };
+    let stable = data.join("plugin").join("bin").join(name);
+    match (std::fs::canonicalize(&stable), std::fs::canonicalize(exe)) {
+        (Ok(a), Ok(b)) if a == b => stable,
+        _ => exe.to_path_buf(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +110,24 @@ mod tests {
         assert_eq!(aws_config_file(&env).unwrap(), PathBuf::from("/h/.aws/config"));
         assert_eq!(config_file(&env).unwrap(), PathBuf::from("/x/cc-aws-keepalive/config.json"));
         assert_eq!(state_dir(&env).unwrap(), PathBuf::from("/h/.local/state/cc-aws-keepalive"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stable_exe_goes_through_the_plugin_symlink() {
+        let root = std::env::temp_dir().join(format!("kc-stable-exe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let versioned = root.join("data/cc-aws-keepalive/plugin-20261122T000000Z/bin");
+        std::fs::create_dir_all(&versioned).unwrap();
+        std::fs::write(versioned.join("cc-aws-keepalive"), "x").unwrap();
+        std::os::unix::fs::symlink("plugin-20261122T000000Z", root.join("data/cc-aws-keepalive/plugin")).unwrap();
+        let env = Env::from_pairs([("HOME", "/nonexistent"), ("XDG_DATA_HOME", root.join("data").to_str().unwrap())]);
+        let exe = versioned.join("cc-aws-keepalive");
+        assert_eq!(stable_exe(&env, &exe), root.join("data/cc-aws-keepalive/plugin/bin/cc-aws-keepalive"));
+        let elsewhere = root.join("elsewhere");
+        std::fs::write(&elsewhere, "y").unwrap();
+        assert_eq!(stable_exe(&env, &elsewhere), elsewhere);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
