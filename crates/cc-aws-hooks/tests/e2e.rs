@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use test_support::{
-    MockAws, Route, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, rfc3339, run, unix_now,
+    MockAws, Route, RunOutput, SsoConfig, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, rfc3339, run,
+    unix_now,
 };
 
 /// A Claude Code run against the mock takes about a second; failures retry for minutes.
@@ -232,18 +233,8 @@ fn plugin_check_hook_warns_before_expiry() {
     assert_no_secret(&out.stdout, &[NEW_SECRET, NEW_TOKEN]);
 }
 
-const SSO_CONFIG: &str = "\
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = BedrockUser
-region = us-east-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-";
+/// The corp session in us-east-1, role `BedrockUser`.
+const SSO: SsoConfig = SsoConfig { sso_region: "us-east-1", role_name: "BedrockUser", ..SsoConfig::CORP };
 
 /// IAM Identity Center: the access token has expired, the refresh token is good. Claude Code
 /// must get an answer with no browser login, after exactly one CreateToken, signing Bedrock
@@ -260,18 +251,15 @@ fn sso_session_refreshes_silently() {
     mock.add_access_token(access, false);
 
     let home = TestHome::new();
-    home.write(".aws/config", SSO_CONFIG);
-    let token = json!({
-        "startUrl": "https://corp.awsapps.com/start",
-        "region": "us-east-1",
-        "accessToken": access,
-        "expiresAt": rfc3339(now - 600),
-        "clientId": "e2e-client",
-        "clientSecret": client_secret,
-        "registrationExpiresAt": rfc3339(now + 30 * 86400),
-        "refreshToken": refresh,
-    });
-    let cache = format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key("corp"));
+    home.write(".aws/config", SSO.config_text());
+    let token = SSO.token_json(
+        ("e2e-client", client_secret),
+        access,
+        Some(refresh),
+        &rfc3339(now - 600),
+        &rfc3339(now + 30 * 86400),
+    );
+    let cache = SSO.token_rel();
     home.write(&cache, token.to_string());
     let marker = home.join("browser-login.ran");
     write_config(

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use test_support::{Fault, MockAws, Route, RunOutput, TestHome, rfc3339, unix_now};
+use test_support::{Fault, MockAws, Route, RunOutput, SsoConfig, TestHome, rfc3339, unix_now};
 
 use crate::bin;
 use crate::load::{temp_files_below, wait_for_detached};
@@ -151,13 +151,7 @@ impl Scenario {
         );
         home.write(
             ".aws/config",
-            format!(
-                "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\nregion = us-east-1\n\n\
-                 [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-central-1\n\
-                 sso_registration_scopes = sso:account:access\n\n\
-                 [profile proc]\ncredential_process = sh {}\n",
-                cp.display()
-            ),
+            format!("{}\n[profile proc]\ncredential_process = sh {}\n", SsoConfig::CORP.config_text(), cp.display()),
         );
         // Inside the autoLoginMinutes window: check and export start the login.
         home.write(
@@ -169,16 +163,13 @@ impl Scenario {
             ),
         );
         // Inside the 15-minute refresh window; written 0644 as a careless tool would.
-        let token = json!({
-            "startUrl": "https://corp.awsapps.com/start",
-            "region": "eu-central-1",
-            "accessToken": SSO_ACCESS,
-            "expiresAt": rfc3339(now + 5 * 60),
-            "clientId": CLIENT_ID,
-            "clientSecret": SSO_CLIENT_SECRET,
-            "registrationExpiresAt": rfc3339(now + 80 * 86400),
-            "refreshToken": SSO_REFRESH,
-        });
+        let token = SsoConfig::CORP.token_json(
+            (CLIENT_ID, SSO_CLIENT_SECRET),
+            SSO_ACCESS,
+            Some(SSO_REFRESH),
+            &rfc3339(now + 5 * 60),
+            &rfc3339(now + 80 * 86400),
+        );
         home.write(token_rel(), serde_json::to_string_pretty(&token).unwrap());
         // A login that fails, saying so; our messages wrap its output.
         let login = home.write("login.sh", "echo 'fake login: nothing to do'\nexit 1\n");
@@ -359,7 +350,7 @@ fn find_leak(text: &str, secrets: &[String]) -> Option<String> {
 }
 
 fn token_rel() -> String {
-    format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key("corp"))
+    SsoConfig::CORP.token_rel()
 }
 
 fn files_below(dir: &Path) -> Vec<PathBuf> {

@@ -6,22 +6,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use test_support::{Fault, MockAws, Route, RunOutput, TestHome, rfc3339, unix_now};
+use test_support::{Fault, MockAws, Route, RunOutput, SsoConfig, TestHome, rfc3339, unix_now};
 
 use crate::{bin, eventually};
 
-const CONFIG: &str = "\
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = Admin
-region = us-east-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = eu-central-1
-sso_registration_scopes = sso:account:access
-";
 const CLIENT_ID: &str = "hook-test-client";
 
 pub struct Sso {
@@ -35,7 +23,7 @@ pub struct Sso {
 impl Sso {
     pub fn new() -> Sso {
         let home = TestHome::new();
-        home.write(".aws/config", CONFIG);
+        home.write(".aws/config", SsoConfig::CORP.config_text());
         home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"dev"}"#);
         let pid = std::process::id();
         let n = unix_now() % 100_000;
@@ -53,23 +41,20 @@ impl Sso {
     }
 
     pub fn token_rel(&self) -> String {
-        format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key("corp"))
+        SsoConfig::CORP.token_rel()
     }
 
     /// Writes the token cache as `aws sso login` leaves it.
     pub fn write_token(&self, access_secs: i64, registration_secs: i64) {
         let now = unix_now() as i64;
-        let t = json!({
-            "startUrl": "https://corp.awsapps.com/start",
-            "region": "eu-central-1",
-            "accessToken": self.access_token,
-            "expiresAt": rfc3339((now + access_secs).max(0) as u64),
-            "clientId": CLIENT_ID,
-            "clientSecret": self.client_secret,
-            "registrationExpiresAt": rfc3339((now + registration_secs).max(0) as u64),
-            "refreshToken": self.refresh_token,
-            "unknownField": "kept",
-        });
+        let mut t = SsoConfig::CORP.token_json(
+            (CLIENT_ID, &self.client_secret),
+            &self.access_token,
+            Some(&self.refresh_token),
+            &rfc3339((now + access_secs).max(0) as u64),
+            &rfc3339((now + registration_secs).max(0) as u64),
+        );
+        t["unknownField"] = "kept".into();
         self.home.write(self.token_rel(), serde_json::to_string_pretty(&t).unwrap());
     }
 

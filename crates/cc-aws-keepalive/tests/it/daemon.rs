@@ -12,7 +12,7 @@ use crate::{
 /// A home whose corp token (real clock) is inside the 30-minute threshold.
 fn live_home() -> TestHome {
     let home = TestHome::new();
-    home.write(".aws/config", crate::AWS_CONFIG);
+    home.write(".aws/config", crate::aws_config());
     let now = time::OffsetDateTime::now_utc();
     crate::write_token(
         &home,
@@ -113,7 +113,7 @@ fn failures_are_counted_and_notified_once_per_streak() {
     // A bad answer fails at once (5xx would be retried for 15 s per call).
     mock.set_sticky_fault(Route::Token, Some(test_support::Fault::MalformedJson));
     // Only corp: drop the other session so its login notification does not interfere.
-    home.write(".aws/config", crate::AWS_CONFIG.split("[sso-session other]").next().unwrap());
+    home.write(".aws/config", crate::aws_config().split("[sso-session other]").next().unwrap());
     let mut d = daemon(&home, &mock);
     assert!(eventually(40, || passes(&home) >= 3), "{:?}\n{}", state(&home), all_logs(&home));
     let st = state(&home).unwrap();
@@ -138,7 +138,7 @@ fn session_end_is_announced_once_ahead_of_time() {
     // The registration runs out in 20 minutes: no refresh can go past the
     // token's expiry in an hour, and the warning window is 90 minutes.
     let home = TestHome::new();
-    home.write(".aws/config", crate::AWS_CONFIG.split("[sso-session other]").next().unwrap());
+    home.write(".aws/config", crate::aws_config().split("[sso-session other]").next().unwrap());
     home.write(".config/cc-aws-keepalive/config.json", r#"{"warnMinutes": 90}"#);
     let now = time::OffsetDateTime::now_utc();
     crate::write_token(

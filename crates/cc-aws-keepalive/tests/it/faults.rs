@@ -48,53 +48,8 @@ const fn fails(says: &'static [&'static str]) -> Want {
 const FINE: Want = ok(&["corp: fine"]);
 const LOGIN: &str = "aws sso login --sso-session corp";
 
-macro_rules! cases {
-    (quick: [$($quick:ident),* $(,)?], slow: [$($slow:ident),* $(,)?] $(,)?) => {
-        /// The faults, one row each.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        enum Case { $($quick,)* $($slow,)* }
-
-        /// One test per quick row: cargo runs them in parallel and names the failing one.
-        #[allow(non_snake_case)]
-        mod row {
-            $( #[test] fn $quick() { super::run_rows(&[super::Case::$quick]) } )*
-
-            /// The rows that wait out a budget (15 s client, 20 s lock), all at once.
-            #[test]
-            fn slow_rows_together() {
-                super::run_rows(&[$(super::Case::$slow),*])
-            }
-        }
-    };
-}
-
-cases! {
-    quick: [
-        Oidc500,
-        Oidc500TokenStillValid,
-        Portal500,
-        Oidc429,
-        Portal429,
-        OidcTruncated,
-        PortalTruncated,
-        OidcNotJson,
-        PortalNotJson,
-        OidcRefused,
-        PortalRefused,
-        OidcAbsurdExpiry,
-        TokenCacheDirReadOnly,
-        CliCacheDirReadOnly,
-        TokenCacheEmpty,
-        TokenCacheHalfWritten,
-        RoleCacheHalfWritten,
-        ClockFarPast,
-        ClockFarFuture,
-        HomeUnset,
-        ConfigMissing,
-        AwsConfigMissing,
-    ],
-    slow: [OidcHang, PortalHang, LockHeld],
-}
+// The rows, named as in the other column: `enum Case` and one test per row, calling `run_rows`.
+test_support::fault_cases!();
 
 /// The daemon column. "Expired": the access token expired a minute ago;
 /// "valid": 8 hours left (outside the 30-minute threshold).
@@ -270,7 +225,7 @@ impl Cell {
 fn setup(case: Case) -> Cell {
     let home = TestHome::new();
     // Only corp, used by profile dev: every line of the output is about the fault.
-    home.write(".aws/config", crate::AWS_CONFIG.split("[sso-session other]").next().unwrap());
+    home.write(".aws/config", crate::aws_config().split("[sso-session other]").next().unwrap());
     home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"dev"}"#);
     let mut c = Cell {
         _read_only: None,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::{MockAws, RunOutput, TestHome};
+use test_support::{MockAws, RunOutput, SsoConfig, TestHome};
 
 /// The fixed clock of the golden tests (`CC_KEEPALIVE_NOW`).
 pub const NOW: &str = "2026-11-22T12:00:00Z";
@@ -35,24 +35,17 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cc-aws-keepalive")
 }
 
+/// The corp session with a profile `dev` in eu-west-1.
+pub const CORP: SsoConfig = SsoConfig { region: "eu-west-1", ..SsoConfig::CORP };
+
 /// `~/.aws/config` with two sessions (corp, other) and a profile `dev` on corp.
-pub const AWS_CONFIG: &str = "\
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = Admin
-region = eu-west-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = eu-central-1
-sso_registration_scopes = sso:account:access
-
-[sso-session other]
-sso_start_url = https://other.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-";
+pub fn aws_config() -> String {
+    format!(
+        "{}\n[sso-session other]\nsso_start_url = https://other.awsapps.com/start\nsso_region = us-east-1\n\
+         sso_registration_scopes = sso:account:access\n",
+        CORP.config_text()
+    )
+}
 
 pub fn iso(t: time::OffsetDateTime) -> String {
     keepalive_core::expiry::to_iso8601(t)
@@ -64,23 +57,14 @@ pub fn fixed_now() -> time::OffsetDateTime {
 
 /// The token cache file of `session` (botocore's name: sha1 of the session name).
 pub fn token_rel(session: &str) -> PathBuf {
-    PathBuf::from(".aws/sso/cache").join(format!("{}.json", keepalive_core::sso_cache::cache_key(session)))
+    PathBuf::from(test_support::sso::token_rel(session))
 }
 
 /// Writes a token cache file like botocore's, mode 0600.
 pub fn write_token(home: &TestHome, session: &str, access_expires: &str, refresh: Option<&str>, reg_expires: &str) {
-    let mut v = serde_json::json!({
-        "startUrl": format!("https://{session}.awsapps.com/start"),
-        "region": "eu-central-1",
-        "accessToken": ACCESS,
-        "expiresAt": access_expires,
-        "clientId": CLIENT_ID,
-        "clientSecret": CLIENT_SECRET,
-        "registrationExpiresAt": reg_expires,
-    });
-    if let Some(r) = refresh {
-        v["refreshToken"] = serde_json::json!(r);
-    }
+    let start_url = format!("https://{session}.awsapps.com/start");
+    let sso = SsoConfig { session, start_url: &start_url, ..CORP };
+    let v = sso.token_json((CLIENT_ID, CLIENT_SECRET), ACCESS, refresh, access_expires, reg_expires);
     let p = home.write(token_rel(session), serde_json::to_string_pretty(&v).unwrap());
     chmod(&p, 0o600);
 }
@@ -90,10 +74,10 @@ pub fn chmod(p: &std::path::Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A home with [`AWS_CONFIG`] and a corp token expiring at `corp_expires`.
+/// A home with [`aws_config`] and a corp token expiring at `corp_expires`.
 pub fn sso_home(corp_expires: &str) -> TestHome {
     let home = TestHome::new();
-    home.write(".aws/config", AWS_CONFIG);
+    home.write(".aws/config", aws_config());
     write_token(&home, "corp", corp_expires, Some(REFRESH), "2027-02-20T12:00:00Z");
     home
 }

@@ -595,7 +595,7 @@ fn profile_kind_from_the_test_home() {
         format!(
             "{}\n[profile broken]\nsso_session = corp\nsso_account_id = 1\n\
              [profile proc]\ncredential_process = my-tool creds\n[profile keys]\ncredential_process = other\n",
-            crate::support::CONFIG
+            crate::support::aws_config()
         ),
     );
     // botocore prefers credentials-file keys over credential_process.
@@ -643,4 +643,13 @@ fn nothing_secret_in_errors_or_debug() {
     let log = f.home.try_read(".local/state/cc-aws-keepalive/keepalive.log").unwrap_or_default();
     assert!(log.contains("refreshed SSO token"), "{log}");
     f.assert_no_secret(&log, &[c.secret_access_key.expose(), c.session_token.as_ref().unwrap().expose()]);
+}
+
+#[test]
+fn test_support_token_path_is_botocore_cache_key() {
+    for key in ["corp", "https://legacy.awsapps.com/start"] {
+        let want = format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key(key));
+        assert_eq!(test_support::sso::token_rel(key), want);
+    }
+    assert_eq!(test_support::SsoConfig::CORP.token_rel(), test_support::sso::token_rel("corp"));
 }

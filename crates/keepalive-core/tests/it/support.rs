@@ -8,30 +8,23 @@ use keepalive_core::config::Config;
 use keepalive_core::ctx::Ctx;
 use keepalive_core::env::Env;
 use keepalive_core::expiry::to_iso8601;
+use keepalive_core::role_cache;
 use keepalive_core::sso::SsoProfile;
-use keepalive_core::{role_cache, sso_cache};
 use serde_json::{Value, json};
-use test_support::{MockAws, TestHome};
+use test_support::{MockAws, SsoConfig, TestHome};
 use time::{Duration, OffsetDateTime};
 
-pub const CONFIG: &str = "\
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = Admin
-region = eu-west-1
+/// The corp session with a profile `dev` in eu-west-1.
+pub const CORP: SsoConfig = SsoConfig { region: "eu-west-1", ..SsoConfig::CORP };
 
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = eu-central-1
-sso_registration_scopes = sso:account:access
-
-[profile legacy]
-sso_start_url = https://legacy.awsapps.com/start
-sso_region = us-east-1
-sso_account_id = 444455556666
-sso_role_name = ReadOnly
-";
+/// `~/.aws/config`: [`CORP`] and a legacy (start URL) profile.
+pub fn aws_config() -> String {
+    format!(
+        "{}\n[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = us-east-1\n\
+         sso_account_id = 444455556666\nsso_role_name = ReadOnly\n",
+        CORP.config_text()
+    )
+}
 
 pub const CLIENT_ID: &str = "client-id-for-tests";
 
@@ -52,7 +45,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// A home with [`CONFIG`] and a mock that accepts our client and the
+    /// A home with [`aws_config`] and a mock that accepts our client and the
     /// initial refresh token.
     pub fn new() -> Fixture {
         let n = N.fetch_add(1, Ordering::SeqCst);
@@ -63,7 +56,7 @@ impl Fixture {
             client_secret: format!("CSECRET{n}x{pid}-client-secret"),
         };
         let home = TestHome::new();
-        home.write(".aws/config", CONFIG);
+        home.write(".aws/config", aws_config());
         let mock = MockAws::start();
         mock.set_oidc_client(CLIENT_ID, &secrets.client_secret);
         mock.set_refresh_token(&secrets.refresh_token);
@@ -85,24 +78,22 @@ impl Fixture {
 
     /// Path of the token cache for an sso-session name or legacy start URL.
     pub fn token_path(&self, key_source: &str) -> PathBuf {
-        self.home.join(format!(".aws/sso/cache/{}.json", sso_cache::cache_key(key_source)))
+        self.home.join(test_support::sso::token_rel(key_source))
     }
 
     /// A token as `aws sso login` leaves it, expiring in `expires_in`, with a
     /// field we do not know about that must survive our rewrite.
     pub fn token_json(&self, start_url: &str, expires_in: Duration) -> Value {
         let now = OffsetDateTime::now_utc();
-        json!({
-            "startUrl": start_url,
-            "region": "eu-central-1",
-            "accessToken": self.secrets.access_token,
-            "expiresAt": to_iso8601(now + expires_in),
-            "clientId": CLIENT_ID,
-            "clientSecret": self.secrets.client_secret,
-            "registrationExpiresAt": to_iso8601(now + Duration::days(80)),
-            "refreshToken": self.secrets.refresh_token,
-            "someFutureField": {"kept": [1, 2, 3]},
-        })
+        let mut t = SsoConfig { start_url, ..CORP }.token_json(
+            (CLIENT_ID, &self.secrets.client_secret),
+            &self.secrets.access_token,
+            Some(&self.secrets.refresh_token),
+            &to_iso8601(now + expires_in),
+            &to_iso8601(now + Duration::days(80)),
+        );
+        t["someFutureField"] = json!({"kept": [1, 2, 3]});
+        t
     }
 
     pub fn write_token(&self, key_source: &str, token: &Value) -> PathBuf {
@@ -113,8 +104,8 @@ impl Fixture {
 
     /// The `corp` session's token, expiring in `expires_in`.
     pub fn write_corp_token(&self, expires_in: Duration) -> PathBuf {
-        let t = self.token_json("https://corp.awsapps.com/start", expires_in);
-        self.write_token("corp", &t)
+        let t = self.token_json(CORP.start_url, expires_in);
+        self.write_token(CORP.session, &t)
     }
 
     pub fn read_json(&self, path: &Path) -> Value {
