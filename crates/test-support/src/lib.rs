@@ -4,12 +4,14 @@
 
 pub mod client;
 pub mod eventstream;
+pub mod fault_fixtures;
 mod fault_matrix;
 pub mod home;
 pub mod mock;
 pub mod sigv4;
 pub mod sso;
 
+pub use fault_fixtures::{ReadOnly, Stub};
 pub use home::{CC_E2E_CLAUDE, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, run};
 pub use mock::{Fault, MockAws, RecordedRequest, Route};
 pub use sigv4::{rfc3339, unix_now};

@@ -14,15 +14,11 @@
 //! after a failure, and the run bounded by the 15 s client budget (20 s when
 //! another process holds the refresh lock).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use test_support::{Fault, MockAws, Route, RunOutput, TestHome};
+use test_support::{Fault, MockAws, ReadOnly, Route, RunOutput, Stub, TestHome};
 
 use crate::{CLIENT_SECRET, NOTIFICATIONS, REFRESH, command, iso, sso_mock, token_rel, write_token};
 
@@ -89,107 +85,6 @@ fn time_limit(case: Case) -> Duration {
         Case::OidcHang => Duration::from_secs(20),
         Case::LockHeld => Duration::from_secs(25),
         _ => Duration::from_secs(8),
-    }
-}
-
-/// A directory made unwritable even for root (`chattr +i`; `chmod 555` for
-/// others), proven by a probe write and undone on drop. Twin of the hooks'.
-struct ReadOnly {
-    dir: PathBuf,
-    root: bool,
-}
-
-impl ReadOnly {
-    fn new(dir: &Path) -> ReadOnly {
-        std::fs::create_dir_all(dir).unwrap();
-        let uid = Command::new("id").arg("-u").output().unwrap();
-        let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-        let guard = ReadOnly { dir: dir.to_path_buf(), root };
-        let made = if root {
-            Command::new("chattr").arg("+i").arg(dir).output().is_ok_and(|o| o.status.success())
-        } else {
-            Command::new("chmod").arg("555").arg(dir).status().is_ok_and(|s| s.success())
-        };
-        let probe = dir.join(".probe");
-        let writable = std::fs::write(&probe, b"x").is_ok();
-        let _ = std::fs::remove_file(&probe);
-        assert!(made && !writable, "cannot make {} read-only here (root: {root})", dir.display());
-        guard
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        if self.root {
-            let _ = Command::new("chattr").arg("-i").arg(&self.dir).output();
-        } else {
-            let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
-        }
-    }
-}
-
-/// A loopback server answering every request 200 with one body, for answers
-/// the mock cannot give; stops on drop, or by itself after a minute.
-struct Stub {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Stub {
-    fn start(body: &'static str) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((s, _)) => answer(s, body),
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Stub { port, stop, thread: Some(thread) }
-    }
-}
-
-fn answer(mut s: TcpStream, body: &str) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let complete = |buf: &[u8]| {
-        let text = String::from_utf8_lossy(buf);
-        let Some(end) = text.find("\r\n\r\n") else { return false };
-        let len = text[..end]
-            .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        buf.len() >= end + 4 + len
-    };
-    while !complete(&buf) && buf.len() < 64 * 1024 {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = s.write_all(reply.as_bytes());
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
