@@ -64,6 +64,25 @@ fn context(out: &RunOutput, mock: &MockAws, home: &TestHome) -> String {
     )
 }
 
+/// Runs `claude -p` with `awsCredentialExport`/`awsAuthRefresh` set to our binaries and
+/// asserts it answered with `answer`; returns the run and the context for later messages.
+fn claude_with_our_settings(home: &TestHome, mock: &MockAws, answer: &str) -> (RunOutput, String) {
+    let settings = home.write(
+        "claude-settings.json",
+        json!({
+            "awsCredentialExport": sh_quote(&bin("cc-aws-export").to_string_lossy()),
+            "awsAuthRefresh": sh_quote(&bin("cc-aws-refresh").to_string_lossy()),
+        })
+        .to_string(),
+    );
+    let settings_arg = settings.to_string_lossy().into_owned();
+    let out = run(&mut claude(home, mock, &["--settings", &settings_arg]), b"", CLAUDE_TIMEOUT);
+    let ctx = context(&out, mock, home);
+    assert!(out.success(), "claude failed:\n{ctx}");
+    assert!(out.stdout.contains(answer), "no answer:\n{ctx}");
+    (out, ctx)
+}
+
 fn bin(name: &str) -> PathBuf {
     let p = PathBuf::from(match name {
         "cc-aws-export" => env!("CARGO_BIN_EXE_cc-aws-export"),
@@ -99,20 +118,7 @@ fn credential_file_provider_recovers_through_auto_login() {
         ),
     );
     write_config(&home, &json!({ "autoLoginCmd": format!("sh {}", sh_quote(&login.to_string_lossy())) }));
-    let settings = home.write(
-        "claude-settings.json",
-        json!({
-            "awsCredentialExport": sh_quote(&bin("cc-aws-export").to_string_lossy()),
-            "awsAuthRefresh": sh_quote(&bin("cc-aws-refresh").to_string_lossy()),
-        })
-        .to_string(),
-    );
-
-    let settings_arg = settings.to_string_lossy().into_owned();
-    let out = run(&mut claude(&home, &mock, &["--settings", &settings_arg]), b"", CLAUDE_TIMEOUT);
-    let ctx = context(&out, &mock, &home);
-    assert!(out.success(), "claude failed:\n{ctx}");
-    assert!(out.stdout.contains("E2E_ANSWER_CREDENTIAL_FILE"), "no answer:\n{ctx}");
+    let (out, ctx) = claude_with_our_settings(&home, &mock, "E2E_ANSWER_CREDENTIAL_FILE");
 
     // The path we expect: the probe saw the old, expired key...
     let reqs = mock.requests();
@@ -266,20 +272,7 @@ fn sso_session_refreshes_silently() {
         &home,
         &json!({ "profile": "dev", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
     );
-    let settings = home.write(
-        "claude-settings.json",
-        json!({
-            "awsCredentialExport": sh_quote(&bin("cc-aws-export").to_string_lossy()),
-            "awsAuthRefresh": sh_quote(&bin("cc-aws-refresh").to_string_lossy()),
-        })
-        .to_string(),
-    );
-
-    let settings_arg = settings.to_string_lossy().into_owned();
-    let out = run(&mut claude(&home, &mock, &["--settings", &settings_arg]), b"", CLAUDE_TIMEOUT);
-    let ctx = context(&out, &mock, &home);
-    assert!(out.success(), "claude failed:\n{ctx}");
-    assert!(out.stdout.contains("E2E_ANSWER_SSO"), "no answer:\n{ctx}");
+    let (out, ctx) = claude_with_our_settings(&home, &mock, "E2E_ANSWER_SSO");
     assert!(!marker.exists(), "a browser login ran:\n{ctx}");
     assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
     let role_keys = mock.issued_role_keys();

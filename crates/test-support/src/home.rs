@@ -334,3 +334,29 @@ pub fn assert_no_secret(haystack: &str, secrets: &[&str]) {
         }
     }
 }
+
+/// Every file below `dir`, recursively, sorted (symlinks to directories are not followed).
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) { stack.push(p) } else { found.push(p) }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Whether `prog` is on PATH (for tests that use an optional tool).
+pub fn on_path(prog: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {prog}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

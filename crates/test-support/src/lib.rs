@@ -12,7 +12,9 @@ pub mod sigv4;
 pub mod sso;
 
 pub use fault_fixtures::{ReadOnly, Stub};
-pub use home::{CC_E2E_CLAUDE, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, run};
+pub use home::{
+    CC_E2E_CLAUDE, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, files_below, on_path, run,
+};
 pub use mock::{Fault, MockAws, RecordedRequest, Route};
 pub use sigv4::{rfc3339, unix_now};
 pub use sso::SsoConfig;

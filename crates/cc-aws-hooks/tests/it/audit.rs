@@ -75,7 +75,7 @@ fn keepalive_bin() -> &'static Path {
         let sources = [crates.join("cc-aws-keepalive/src"), crates.join("keepalive-core/src")];
         let newest = sources
             .iter()
-            .flat_map(|d| files_below(d))
+            .flat_map(|d| test_support::files_below(d))
             .filter_map(|f| f.metadata().and_then(|m| m.modified()).ok())
             .max();
         if built.is_some() && newest <= built {
@@ -260,7 +260,7 @@ impl Scenario {
         all.extend(self.mock.issued_access_tokens());
         all.extend(self.mock.issued_refresh_tokens());
         all.extend(self.exported.iter().cloned());
-        for f in files_below(&self.home.join(".aws/cli/cache")) {
+        for f in test_support::files_below(&self.home.join(".aws/cli/cache")) {
             if let Ok(v) = serde_json::from_str::<Value>(&std::fs::read_to_string(&f).unwrap_or_default()) {
                 for k in ["SecretAccessKey", "SessionToken"] {
                     if let Some(s) = v["Credentials"][k].as_str() {
@@ -295,7 +295,7 @@ impl Scenario {
     fn scan(&mut self) -> Vec<String> {
         let state = self.home.state_dir();
         let secret_store = state.join("cc-aws-keepalive/credential-process");
-        for f in files_below(&state) {
+        for f in test_support::files_below(&state) {
             if f.starts_with(&secret_store) {
                 continue;
             }
@@ -351,20 +351,6 @@ fn find_leak(text: &str, secrets: &[String]) -> Option<String> {
 
 fn token_rel() -> String {
     SsoConfig::CORP.token_rel()
-}
-
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() { stack.push(p) } else { found.push(p) }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn assert_mode(p: &Path, want: u32, label: &str) {

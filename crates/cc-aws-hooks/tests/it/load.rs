@@ -125,20 +125,11 @@ pub fn wait_for_detached(home: &Path, limit: Duration) {
 
 /// Every file below `dir` (recursively) whose name marks an unfinished atomic write.
 pub fn temp_files_below(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if e.file_name().to_string_lossy().contains(".tmp.") {
-                found.push(p.display().to_string());
-            }
-        }
-    }
-    found
+    test_support::files_below(dir)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".tmp.")))
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -128,7 +128,7 @@ fn dead_refresh_token_falls_back_to_the_login_command_under_the_lock() {
     assert!(out.stdout.contains("corp: logged in, valid until 2026-11-22T20:00:00Z"), "{}", out.stdout);
     let runs = home.read("runs.log");
     assert!(runs.starts_with("login corp\n"), "{runs}");
-    if which("flock") {
+    if test_support::on_path("flock") {
         assert!(runs.contains("locked"), "the login ran outside the login lock: {runs}");
     }
     assert_clean(&(out.stdout.clone() + &out.stderr), Some(&mock));
@@ -160,13 +160,4 @@ fn expired_registration_is_not_refreshed_silently() {
     assert!(out.stdout.contains("registration expired"), "{}", out.stdout);
     assert!(!out.stdout.contains(ACCESS));
     let _ = NOW;
-}
-
-fn which(prog: &str) -> bool {
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {prog}"))
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }

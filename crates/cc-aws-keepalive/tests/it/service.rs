@@ -11,15 +11,6 @@ use crate::run;
 const UNIT: &str = ".config/systemd/user/cc-aws-keepalive.service";
 const PLIST: &str = "Library/LaunchAgents/io.github.cc-aws-keepalive.plist";
 
-fn have(prog: &str) -> bool {
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {prog}"))
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn systemd_unit_is_written_verified_and_reinstall_is_idempotent() {
     let home = TestHome::new();
@@ -34,7 +25,7 @@ fn systemd_unit_is_written_verified_and_reinstall_is_idempotent() {
     assert!(unit.contains("WantedBy=default.target"));
     let mode = std::fs::metadata(home.join(UNIT)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    if have("systemd-analyze") {
+    if test_support::on_path("systemd-analyze") {
         let v = std::process::Command::new("systemd-analyze").arg("verify").arg(home.join(UNIT)).output().unwrap();
         let stderr = String::from_utf8_lossy(&v.stderr);
         assert!(v.status.success(), "systemd-analyze verify failed: {stderr}\n{unit}");
@@ -132,7 +123,7 @@ fn launchd_plist_is_well_formed() {
     assert!(out.stdout.contains("launchctl bootstrap gui/"), "{}", out.stdout);
     let plist = home.join(PLIST);
     assert!(plist.exists());
-    if have("python3") {
+    if test_support::on_path("python3") {
         let script = "import plistlib,sys,json; d=plistlib.load(open(sys.argv[1],'rb')); \
                       print(json.dumps([d['Label'], d['ProgramArguments'], d['EnvironmentVariables']['AWS_PROFILE'], d['RunAtLoad']]))";
         let o = std::process::Command::new("python3").arg("-c").arg(script).arg(&plist).output().unwrap();

@@ -6,6 +6,7 @@ use serde_json::json;
 use test_support::client::{SignedRequest, send, send_raw, send_signed};
 use test_support::{Fault, MockAws, Route};
 
+use crate::post_signed;
 use crate::{INVOKE_BODY, creds, mock_with_key};
 
 fn token_request(mock: &MockAws) -> std::io::Result<test_support::client::HttpResponse> {
@@ -60,22 +61,8 @@ fn sticky_fault_applies_until_cleared_and_queue_goes_first() {
     let mock = mock_with_key();
     mock.set_sticky_fault(Route::BedrockInvoke, Some(Fault::Status(503)));
     mock.push_fault(Route::BedrockInvoke, Fault::Status(400));
-    let call = || {
-        send_signed(
-            &mock.url(),
-            &SignedRequest {
-                method: "POST",
-                path: "/model/m/invoke",
-                query: "",
-                headers: &[],
-                body: INVOKE_BODY.as_bytes(),
-                service: "bedrock",
-                creds: creds(),
-            },
-        )
-        .unwrap()
-        .status
-    };
+    let call =
+        || post_signed(&mock.url(), "/model/m/invoke", INVOKE_BODY.as_bytes(), "bedrock", creds()).unwrap().status;
     assert_eq!(call(), 400);
     assert_eq!(call(), 503);
     assert_eq!(call(), 503);
@@ -145,19 +132,9 @@ fn unauthorized_is_each_routes_own_refusal() {
     assert_eq!(r.status, 403);
     assert!(r.text().contains("<Code>ExpiredToken</Code>"));
 
-    let r = send_signed(
-        &mock.url(),
-        &SignedRequest {
-            method: "POST",
-            path: "/model/m/invoke-with-response-stream",
-            query: "",
-            headers: &[],
-            body: INVOKE_BODY.as_bytes(),
-            service: "bedrock",
-            creds: creds(),
-        },
-    )
-    .unwrap();
+    let r =
+        post_signed(&mock.url(), "/model/m/invoke-with-response-stream", INVOKE_BODY.as_bytes(), "bedrock", creds())
+            .unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(r.header("x-amzn-errortype"), Some("ExpiredTokenException"));
 }

@@ -15,7 +15,7 @@ mod sigv4;
 mod sso;
 
 use test_support::MockAws;
-use test_support::client::Creds;
+use test_support::client::{Creds, HttpResponse, SignedRequest, send_signed};
 
 /// A static key registered in most tests.
 pub const AKID: &str = "AKIAMOCKTEST00000001";
@@ -36,3 +36,14 @@ pub fn mock_with_key() -> MockAws {
 /// A minimal Anthropic Messages request body as Claude Code sends it to Bedrock.
 pub const INVOKE_BODY: &str =
     r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
+
+/// A SigV4-signed POST, as Claude Code's SDK sends them to Bedrock and STS.
+pub fn post_signed(
+    url: &str,
+    path: &str,
+    body: &[u8],
+    service: &str,
+    creds: Creds<'_>,
+) -> std::io::Result<HttpResponse> {
+    send_signed(url, &SignedRequest { method: "POST", path, query: "", headers: &[], body, service, creds })
+}

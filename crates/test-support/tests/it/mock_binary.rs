@@ -5,8 +5,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use test_support::client::{SignedRequest, send, send_signed};
+use test_support::client::send;
 
+use crate::post_signed;
 use crate::{AKID, INVOKE_BODY, SECRET, TOKEN, creds};
 
 #[test]
@@ -30,19 +31,7 @@ fn mock_binary_serves_and_answers_commands() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     assert_eq!(send(&url, "GET", "/nothing-here", &[], b"").unwrap().status, 404);
-    let r = send_signed(
-        &url,
-        &SignedRequest {
-            method: "POST",
-            path: "/model/m/invoke",
-            query: "",
-            headers: &[],
-            body: INVOKE_BODY.as_bytes(),
-            service: "bedrock",
-            creds: creds(),
-        },
-    )
-    .unwrap();
+    let r = post_signed(&url, "/model/m/invoke", INVOKE_BODY.as_bytes(), "bedrock", creds()).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
 
     writeln!(stdin, "count other\ncount invoke\nexpire {AKID}\nfault invoke bogus").unwrap();

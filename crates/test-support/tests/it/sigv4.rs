@@ -4,6 +4,7 @@
 use test_support::client::{Creds, SignedRequest, send, send_signed};
 use test_support::{MockAws, Route};
 
+use crate::post_signed;
 use crate::{AKID, INVOKE_BODY, TOKEN, creds, mock_with_key};
 
 fn invoke(mock: &MockAws, path: &str, creds: Creds<'_>) -> test_support::client::HttpResponse {
@@ -115,19 +116,7 @@ fn unsigned_and_wrongly_scoped_requests_are_refused() {
     assert_eq!(r.status, 403);
     assert_eq!(r.header("x-amzn-errortype"), Some("MissingAuthenticationTokenException"));
 
-    let r = send_signed(
-        &mock.url(),
-        &SignedRequest {
-            method: "POST",
-            path: "/model/m/invoke",
-            query: "",
-            headers: &[],
-            body: INVOKE_BODY.as_bytes(),
-            service: "sts",
-            creds: creds(),
-        },
-    )
-    .unwrap();
+    let r = post_signed(&mock.url(), "/model/m/invoke", INVOKE_BODY.as_bytes(), "sts", creds()).unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(r.header("x-amzn-errortype"), Some("InvalidSignatureException"));
     assert!(r.text().contains("scoped to correct service"), "{}", r.text());

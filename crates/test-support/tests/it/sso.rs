@@ -2,10 +2,11 @@
 //! credentials that then work (and expire) at Bedrock.
 
 use serde_json::json;
-use test_support::client::{Creds, HttpResponse, SignedRequest, send, send_signed};
+use test_support::client::{Creds, HttpResponse, send};
 use test_support::{MockAws, Route};
 
 use crate::INVOKE_BODY;
+use crate::post_signed;
 
 const CLIENT_ID: &str = "mock-client-id";
 const CLIENT_SECRET: &str = "mock-client-secret";
@@ -34,20 +35,15 @@ fn role_credentials(mock: &MockAws, token: Option<&str>) -> HttpResponse {
 }
 
 fn invoke_with(mock: &MockAws, rc: &serde_json::Value) -> HttpResponse {
-    send_signed(
+    post_signed(
         &mock.url(),
-        &SignedRequest {
-            method: "POST",
-            path: "/model/m/invoke",
-            query: "",
-            headers: &[],
-            body: INVOKE_BODY.as_bytes(),
-            service: "bedrock",
-            creds: Creds {
-                access_key_id: rc["accessKeyId"].as_str().unwrap(),
-                secret_access_key: rc["secretAccessKey"].as_str().unwrap(),
-                session_token: rc["sessionToken"].as_str(),
-            },
+        "/model/m/invoke",
+        INVOKE_BODY.as_bytes(),
+        "bedrock",
+        Creds {
+            access_key_id: rc["accessKeyId"].as_str().unwrap(),
+            secret_access_key: rc["secretAccessKey"].as_str().unwrap(),
+            session_token: rc["sessionToken"].as_str(),
         },
     )
     .unwrap()
