@@ -3,11 +3,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use test_support::client::{SignedRequest, send, send_raw, send_signed};
+use test_support::client::{send, send_raw};
 use test_support::{Fault, MockAws, Route};
 
-use crate::post_signed;
 use crate::{INVOKE_BODY, creds, mock_with_key};
+use crate::{post_signed, sts_probe};
 
 fn token_request(mock: &MockAws) -> std::io::Result<test_support::client::HttpResponse> {
     let body = json!({
@@ -116,19 +116,7 @@ fn unauthorized_is_each_routes_own_refusal() {
     assert_eq!(r.status, 401);
     assert_eq!(r.header("x-amzn-errortype"), Some("UnauthorizedException"));
 
-    let r = send_signed(
-        &mock.url(),
-        &SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &[("content-type", "application/x-www-form-urlencoded")],
-            body: b"Action=GetCallerIdentity&Version=2011-06-15",
-            service: "sts",
-            creds: creds(),
-        },
-    )
-    .unwrap();
+    let r = sts_probe(&mock.url(), creds());
     assert_eq!(r.status, 403);
     assert!(r.text().contains("<Code>ExpiredToken</Code>"));
 

@@ -47,3 +47,11 @@ pub fn post_signed(
 ) -> std::io::Result<HttpResponse> {
     send_signed(url, &SignedRequest { method: "POST", path, query: "", headers: &[], body, service, creds })
 }
+
+/// The `sts:GetCallerIdentity` probe Claude Code makes at start-up.
+pub fn sts_probe(url: &str, creds: Creds<'_>) -> HttpResponse {
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let headers = &[("content-type", "application/x-www-form-urlencoded")];
+    send_signed(url, &SignedRequest { method: "POST", path: "/", query: "", headers, body, service: "sts", creds })
+        .expect("the mock answers the STS probe")
+}

@@ -4,8 +4,8 @@
 use test_support::client::{Creds, SignedRequest, send, send_signed};
 use test_support::{MockAws, Route};
 
-use crate::post_signed;
 use crate::{AKID, INVOKE_BODY, TOKEN, creds, mock_with_key};
+use crate::{post_signed, sts_probe};
 
 fn invoke(mock: &MockAws, path: &str, creds: Creds<'_>) -> test_support::client::HttpResponse {
     send_signed(
@@ -122,37 +122,21 @@ fn unsigned_and_wrongly_scoped_requests_are_refused() {
     assert!(r.text().contains("scoped to correct service"), "{}", r.text());
 }
 
-fn sts(mock: &MockAws, creds: Creds<'_>) -> test_support::client::HttpResponse {
-    send_signed(
-        &mock.url(),
-        &SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &[("content-type", "application/x-www-form-urlencoded")],
-            body: b"Action=GetCallerIdentity&Version=2011-06-15",
-            service: "sts",
-            creds,
-        },
-    )
-    .unwrap()
-}
-
 #[test]
 fn sts_get_caller_identity() {
     let mock = mock_with_key();
-    let r = sts(&mock, creds());
+    let r = sts_probe(&mock.url(), creds());
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("<GetCallerIdentityResult>"));
     assert!(r.text().contains("<Account>123456789012</Account>"));
 
     mock.set_key_valid(AKID, false);
-    let r = sts(&mock, creds());
+    let r = sts_probe(&mock.url(), creds());
     assert_eq!(r.status, 403);
     assert!(r.text().contains("<Code>ExpiredToken</Code>"), "{}", r.text());
     assert!(r.text().contains("<Type>Sender</Type>"));
 
-    let r = sts(&mock, Creds { access_key_id: "AKIANOBODY0000000000", ..creds() });
+    let r = sts_probe(&mock.url(), Creds { access_key_id: "AKIANOBODY0000000000", ..creds() });
     assert_eq!(r.status, 403);
     assert!(r.text().contains("<Code>InvalidClientTokenId</Code>"));
 
