@@ -6,7 +6,8 @@
 //! protocol, expiry to the second.
 #![no_main]
 
-use keepalive_core::{credential_process, expiry};
+use keepalive_core::expiry;
+use keepalive_core::providers::process as credential_process;
 use keepalive_fuzz::{assert_no_secret, assert_one_line};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use keepalive_core::{expiry, role_cache};
+use keepalive_core::expiry;
+use keepalive_core::providers::sso::role_cache;
 use keepalive_fuzz::{assert_no_secret, assert_one_line};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

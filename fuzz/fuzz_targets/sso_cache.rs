@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use keepalive_core::secret::Secret;
-use keepalive_core::sso_cache::{self, SsoToken};
+use keepalive_core::providers::sso::cache::{self as sso_cache, SsoToken};
 use keepalive_fuzz::{
     assert_no_secret, assert_one_line, json_eq_modulo_float_rounding, json_keys, json_strings, strip_bom,
 };

@@ -57,7 +57,9 @@ impl SsoFixture {
     }
 
     fn token_path(&self) -> PathBuf {
-        self.home.path().join(format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key("corp")))
+        self.home
+            .path()
+            .join(format!(".aws/sso/cache/{}.json", keepalive_core::providers::sso::cache::cache_key("corp")))
     }
 
     /// The token cache as `aws sso login` leaves it, the access token expiring in `secs`.

@@ -18,7 +18,7 @@ use crate::plugin::{MARKETPLACE_NAME, PLUGIN_NAME};
 use crate::util::{self, Result, TempDir, Workspace};
 
 /// The Claude Code release the e2e phase runs against (REFERENCE.md was checked with it).
-pub const CLAUDE_CODE_VERSION: &str = "2.1.330";
+pub const CLAUDE_CODE_VERSION: &str = "2.1.332";
 const CLAUDE_CODE_PACKAGE: &str = "@anthropic-ai/claude-code";
 /// The e2e test target `ci` runs with `--ignored`.
 const E2E_TEST: &str = "crates/cc-aws-hooks/tests/e2e.rs";
@@ -147,14 +147,17 @@ pub fn ensure_claude() -> Result<PathBuf> {
 fn e2e_deps(state: &mut State) -> Result {
     let claude = ensure_claude()?;
     println!("claude: {}", claude.display());
-    let probe = || util::capture(python(&["-c", "import botocore"]), Duration::from_secs(60)).is_ok_and(|o| o.ok());
+    // awscrt: botocore loads and refreshes `aws login` sessions only with it.
+    let probe = || {
+        util::capture(python(&["-c", "import botocore, awscrt"]), Duration::from_secs(60)).is_ok_and(|o| o.ok())
+    };
     if !probe() {
-        util::run(python(&["-m", "pip", "install", "botocore"]))?;
+        util::run(python(&["-m", "pip", "install", "botocore[crt]"]))?;
         if !probe() {
-            return Err("python3 -c 'import botocore' still fails after pip install".into());
+            return Err("python3 -c 'import botocore, awscrt' still fails after pip install".into());
         }
     }
-    println!("botocore: importable");
+    println!("botocore: importable (with awscrt)");
     state.claude = Some(claude);
     Ok(())
 }

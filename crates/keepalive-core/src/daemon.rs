@@ -31,7 +31,7 @@ use crate::log::{self, Level};
 use crate::notify::{self, Kind as NotifyKind, Notification, NotifyMode};
 use crate::paths::{self, PathError};
 use crate::process;
-use crate::sso::{self, ProfileKind, RefreshOutcome, SessionStatus, SsoProfile};
+use crate::providers::sso::{self, ProfileKind, RefreshOutcome, SessionStatus, SsoProfile};
 
 /// Longest sleep between looks at the clock: bounds how late a check runs
 /// after the machine wakes up.

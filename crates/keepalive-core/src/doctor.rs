@@ -13,8 +13,9 @@ use crate::ctx::Ctx;
 use crate::daemon::{self, Target};
 use crate::env::vars;
 use crate::http::{self, Client, Method, Request, Service};
-use crate::sso::{self, ProfileKind};
-use crate::{expiry, fsutil, paths, role_cache, source, sso_cache};
+use crate::providers::sso::{self, ProfileKind};
+use crate::providers::sso::{cache as sso_cache, role_cache};
+use crate::{expiry, fsutil, paths, source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

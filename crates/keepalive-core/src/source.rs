@@ -26,7 +26,7 @@ pub enum SourceError {
     #[error("profile \"{profile}\" in {path} has no aws_access_key_id/aws_secret_access_key")]
     NoKeys { profile: String, path: PathBuf },
     #[error(transparent)]
-    Sso(#[from] crate::sso::SsoError),
+    Sso(#[from] crate::providers::sso::SsoError),
     #[error("AWS_CONFIG_FILE names {path}, which does not exist ({source}); fix or unset AWS_CONFIG_FILE")]
     ConfigFileMissing { path: PathBuf, source: Box<SourceError> },
 }
@@ -34,7 +34,7 @@ pub enum SourceError {
 /// Where a profile's credentials come from.
 #[derive(Debug, Clone)]
 pub enum Resolved {
-    Sso(crate::sso::SsoProfile),
+    Sso(crate::providers::sso::SsoProfile),
     Process { command: String },
     File(FileState),
 }
@@ -44,10 +44,10 @@ pub enum Resolved {
 /// `credential_process`. An SSO profile that is broken is reported as such
 /// unless the credentials file has keys for it.
 pub fn resolve(ctx: &Ctx, config: &Config, profile: &str) -> Result<Resolved, SourceError> {
-    match crate::sso::profile_kind(ctx, profile) {
-        Ok(crate::sso::ProfileKind::Sso(p)) => Ok(Resolved::Sso(p)),
-        Ok(crate::sso::ProfileKind::CredentialProcess { command }) => Ok(Resolved::Process { command }),
-        Ok(crate::sso::ProfileKind::Other) => {
+    match crate::providers::sso::profile_kind(ctx, profile) {
+        Ok(crate::providers::sso::ProfileKind::Sso(p)) => Ok(Resolved::Sso(p)),
+        Ok(crate::providers::sso::ProfileKind::CredentialProcess { command }) => Ok(Resolved::Process { command }),
+        Ok(crate::providers::sso::ProfileKind::Other) => {
             read_file(ctx, config, profile).map(Resolved::File).map_err(|e| config_file_missing(ctx, e))
         }
         Err(e) => match read_file(ctx, config, profile) {

@@ -13,8 +13,8 @@ use crate::ctx::Ctx;
 use crate::daemon::{self, DaemonState, Settings};
 use crate::expiry;
 use crate::hook_io::{Colour, paint};
+use crate::providers::sso::{self, ProfileKind};
 use crate::source;
-use crate::sso::{self, ProfileKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {

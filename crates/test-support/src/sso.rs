@@ -74,7 +74,7 @@ impl SsoConfig<'_> {
 }
 
 /// botocore's token cache file for an sso-session name or a legacy start URL, relative to HOME:
-/// `.aws/sso/cache/<sha1 hex>.json` (the same key as `keepalive_core::sso_cache::cache_key`).
+/// `.aws/sso/cache/<sha1 hex>.json` (the same key as `keepalive_core::providers::sso::cache::cache_key`).
 pub fn token_rel(session_or_start_url: &str) -> String {
     format!(".aws/sso/cache/{}.json", sha1_smol::Sha1::from(session_or_start_url).digest())
 }

@@ -249,7 +249,7 @@ fn sigkill_during_the_sso_refresh_leaves_the_old_token_or_the_new_one() {
         // Role credentials, if any were cached, are whole too.
         if let Ok(rd) = std::fs::read_dir(s.home.join(".aws/cli/cache")) {
             for e in rd.flatten().filter(|e| !e.file_name().to_string_lossy().contains(".tmp.")) {
-                let r = keepalive_core::role_cache::read(&e.path());
+                let r = keepalive_core::providers::sso::role_cache::read(&e.path());
                 assert!(matches!(r, Ok(Some(_))), "run {run} (seed {seed}): role cache unreadable: {r:?}");
             }
         }

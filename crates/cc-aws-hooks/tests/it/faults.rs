@@ -331,10 +331,10 @@ impl Cell {
     }
 
     fn role_rel(&self) -> String {
-        let key = keepalive_core::role_cache::cache_key(
+        let key = keepalive_core::providers::sso::role_cache::cache_key(
             "111122223333",
             "Admin",
-            keepalive_core::role_cache::SessionRef::Session("corp"),
+            keepalive_core::providers::sso::role_cache::SessionRef::Session("corp"),
         );
         format!(".aws/cli/cache/{key}.json")
     }
@@ -487,7 +487,7 @@ fn setup(case: Case) -> Cell {
         Case::LockHeld => {
             token(&c, EXPIRED);
             c.write_role(-60);
-            let key = keepalive_core::sso_cache::cache_key("corp");
+            let key = keepalive_core::providers::sso::cache::cache_key("corp");
             let path = c.s.home.state_dir().join(format!("cc-aws-keepalive/locks/sso-{key}.lock"));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             let f = std::fs::File::create(&path).unwrap();

@@ -237,14 +237,14 @@ fn fifty_processes_for_ten_seconds_across_two_window_crossings() {
 
     // Nothing corrupt, nothing half-written, the newest token saved.
     let token_path = s.home.join(s.token_rel());
-    let token = keepalive_core::sso_cache::read(&token_path).unwrap().unwrap();
+    let token = keepalive_core::providers::sso::cache::read(&token_path).unwrap().unwrap();
     let issued = s.mock.issued_access_tokens();
     assert_eq!(token.access_token.as_ref().map(|t| t.expose().to_string()), issued.last().cloned());
     assert_eq!(token.refresh_token.as_ref().map(|t| t.expose().to_string()), s.mock.refresh_token());
     let role_dir = s.home.join(".aws/cli/cache");
     let role_files: Vec<_> = std::fs::read_dir(&role_dir).unwrap().flatten().collect();
     assert_eq!(role_files.len(), 1, "{role_files:?}");
-    assert!(keepalive_core::role_cache::read(&role_files[0].path()).unwrap().is_some());
+    assert!(keepalive_core::providers::sso::role_cache::read(&role_files[0].path()).unwrap().is_some());
     for dir in [s.home.join(".aws"), s.home.state_dir()] {
         let temps = temp_files_below(&dir);
         assert!(temps.is_empty(), "temp files left: {temps:?}");

@@ -217,7 +217,7 @@ fn setup(case: Case) -> Cell {
         }
         Case::LockHeld => {
             token(&c, expired);
-            let key = keepalive_core::sso_cache::cache_key("corp");
+            let key = keepalive_core::providers::sso::cache::cache_key("corp");
             let path = c.home.state_dir().join(format!("cc-aws-keepalive/locks/sso-{key}.lock"));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             let f = std::fs::File::create(&path).unwrap();

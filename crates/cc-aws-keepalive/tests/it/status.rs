@@ -8,10 +8,10 @@ use crate::{ACCESS, REFRESH, assert_clean, run_at_now, sso_home, write_token};
 /// profile; dev's role credentials cached for 45 minutes; a daemon state file.
 fn golden_home() -> TestHome {
     let home = sso_home("2026-11-22T12:20:00Z");
-    let key = keepalive_core::role_cache::cache_key(
+    let key = keepalive_core::providers::sso::role_cache::cache_key(
         "111122223333",
         "Admin",
-        keepalive_core::role_cache::SessionRef::Session("corp"),
+        keepalive_core::providers::sso::role_cache::SessionRef::Session("corp"),
     );
     home.write(
         format!(".aws/cli/cache/{key}.json"),

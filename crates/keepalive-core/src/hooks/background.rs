@@ -67,8 +67,8 @@ pub fn run_sso(ctx: &Ctx) -> u8 {
     let setup = Setup::load(ctx);
     let Ok(profile) = setup.profile.as_ref() else { return 1 };
     let Ok(Resolved::Sso(p)) = source::resolve(ctx, setup.config(), profile) else { return 0 };
-    let result = crate::sso::refresh_session(ctx, setup.config(), &p, false)
-        .and_then(|outcome| crate::sso::role_credentials(ctx, setup.config(), &p).map(|_| outcome));
+    let result = crate::providers::sso::refresh_session(ctx, setup.config(), &p, false)
+        .and_then(|outcome| crate::providers::sso::role_credentials(ctx, setup.config(), &p).map(|_| outcome));
     match result {
         Ok(outcome) => {
             log::write(
@@ -91,8 +91,8 @@ pub fn run_sso(ctx: &Ctx) -> u8 {
 
 /// Tells the user (desktop notification) that a browser login is needed, once
 /// per session end: the stamp records which token expiry we notified about.
-fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::sso::SsoProfile) {
-    let Ok(status) = crate::sso::session_status(ctx, setup.config(), p) else { return };
+fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::providers::sso::SsoProfile) {
+    let Ok(status) = crate::providers::sso::session_status(ctx, setup.config(), p) else { return };
     let Ok(state) = crate::paths::state_dir(&ctx.env) else { return };
     let stamp = state.join(format!("notified-login-{}", sha1_smol::Sha1::from(&p.profile).digest()));
     let key = status.access_token_expires_at.map(expiry::to_iso8601).unwrap_or_else(|| "none".into());

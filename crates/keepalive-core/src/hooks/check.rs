@@ -6,8 +6,8 @@ use time::Duration;
 
 use super::{Output, Setup, autologin, background, login_hint};
 use crate::ctx::Ctx;
+use crate::providers::sso::SsoProfile;
 use crate::source::{self, FileState, Resolved};
-use crate::sso::SsoProfile;
 use crate::{expiry, hook_io};
 
 pub fn run(ctx: &Ctx, stdin: &[u8]) -> Output {
@@ -70,7 +70,7 @@ fn assess_file(ctx: &Ctx, setup: &Setup, profile: &str, state: &FileState) -> Op
 /// the refresh window; warn only when a browser login will really be needed.
 fn assess_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile) -> Option<String> {
     let cfg = setup.config();
-    let status = match crate::sso::session_status(ctx, cfg, p) {
+    let status = match crate::providers::sso::session_status(ctx, cfg, p) {
         Ok(s) => s,
         Err(e) => return Some(format!("AWS SSO: {e}")),
     };

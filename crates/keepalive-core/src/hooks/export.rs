@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
             Ok(c) => c,
             Err(msg) => return fail(out, msg),
         },
-        Ok(Resolved::Sso(p)) => match crate::sso::role_credentials(ctx, setup.config(), &p) {
+        Ok(Resolved::Sso(p)) => match crate::providers::sso::role_credentials(ctx, setup.config(), &p) {
             Ok(c) => c,
             Err(e) => {
                 if e.needs_login() && !setup.config().auto_login_cmd.is_empty() {
@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
                 return fail(out, format!("cc-aws-export: {e}"));
             }
         },
-        Ok(Resolved::Process { command }) => match crate::credential_process::credentials(ctx, &profile, &command) {
+        Ok(Resolved::Process { command }) => match crate::providers::process::credentials(ctx, &profile, &command) {
             Ok(c) => c,
             Err(e) => return fail(out, format!("cc-aws-export: {e}")),
         },

@@ -7,8 +7,8 @@ use super::autologin::{self, LoginOutcome};
 use super::{Setup, login_hint};
 use crate::ctx::Ctx;
 use crate::expiry;
+use crate::providers::sso::SsoProfile;
 use crate::source::{self, Resolved};
-use crate::sso::SsoProfile;
 
 /// Runs the refresh, sending progress lines to `say`. Returns the exit code.
 pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
     match source::resolve(ctx, setup.config(), &profile) {
         Ok(Resolved::Sso(p)) => return refresh_sso(ctx, &setup, &p, say),
         Ok(Resolved::Process { command }) => {
-            return match crate::credential_process::credentials(ctx, &profile, &command) {
+            return match crate::providers::process::credentials(ctx, &profile, &command) {
                 Ok(c) => {
                     say(&format!(
                         "AWS credentials for profile \"{profile}\" from credential_process: {}.",
@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
 /// (`loginCmd`, else `aws sso login`) only when the refresh token is dead.
 fn refresh_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile, say: &mut dyn FnMut(&str)) -> u8 {
     let cfg = setup.config();
-    let err = match crate::sso::role_credentials(ctx, cfg, p) {
+    let err = match crate::providers::sso::role_credentials(ctx, cfg, p) {
         Ok(c) => {
             say(&format!(
                 "AWS SSO ({}) for profile \"{}\": role credentials {}.",
@@ -94,9 +94,10 @@ fn refresh_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile, say: &mut dyn FnMut(&st
         say(&format!("cc-aws-refresh: {err}"));
         return 1;
     }
-    let command = if cfg.login_cmd.is_empty() { crate::sso::login_command(p) } else { cfg.login_cmd.clone() };
+    let command =
+        if cfg.login_cmd.is_empty() { crate::providers::sso::login_command(p) } else { cfg.login_cmd.clone() };
     say(&format!("The AWS SSO session ({}) cannot be refreshed silently: a browser login is needed.", p.label()));
-    let fresh = || crate::sso::role_credentials(ctx, cfg, p).ok().map(|c| c.expiration.unwrap_or(ctx.now));
+    let fresh = || crate::providers::sso::role_credentials(ctx, cfg, p).ok().map(|c| c.expiration.unwrap_or(ctx.now));
     match autologin::run_login(ctx, &p.profile, &command, "SSO login", &fresh, say) {
         LoginOutcome::Fresh(t) => {
             say(&format!(

@@ -43,12 +43,12 @@ fn until(ctx: &Ctx, setup: &Setup, profile: &str) -> Until {
         // The SSO session lasts as long as the access token, extended by a
         // refresh token that can still be used; role credentials are renewed
         // from it silently.
-        Ok(Resolved::Sso(p)) => match crate::sso::session_status(ctx, setup.config(), &p) {
+        Ok(Resolved::Sso(p)) => match crate::providers::sso::session_status(ctx, setup.config(), &p) {
             Ok(s) if s.token_found => Until::At(s.login_needed_at()),
             _ => Until::Missing,
         },
         Ok(Resolved::Process { command }) => {
-            crate::credential_process::cached_expiry(ctx, profile, &command).map_or(Until::Unknown, Until::At)
+            crate::providers::process::cached_expiry(ctx, profile, &command).map_or(Until::Unknown, Until::At)
         }
         Err(_) => Until::Missing,
     }

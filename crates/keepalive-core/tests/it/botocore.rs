@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration as StdDuration;
 
-use keepalive_core::sso::{self, RefreshOutcome};
+use keepalive_core::providers::sso::{self, RefreshOutcome};
 use test_support::{Route, run};
 use time::Duration;
 

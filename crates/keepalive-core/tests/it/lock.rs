@@ -6,7 +6,7 @@ use std::sync::Barrier;
 use std::time::{Duration as StdDuration, Instant};
 
 use keepalive_core::ctx::Ctx;
-use keepalive_core::sso::{self, RefreshOutcome};
+use keepalive_core::providers::sso::{self, RefreshOutcome};
 use test_support::{Route, run};
 use time::{Duration, OffsetDateTime};
 

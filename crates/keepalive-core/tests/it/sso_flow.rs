@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use keepalive_core::ctx::Ctx;
 use keepalive_core::expiry;
-use keepalive_core::sso::{self, ProfileKind, RefreshOutcome};
-use keepalive_core::{creds::Credentials, role_cache, secret::Secret};
+use keepalive_core::providers::sso::role_cache;
+use keepalive_core::providers::sso::{self, ProfileKind, RefreshOutcome};
+use keepalive_core::{creds::Credentials, secret::Secret};
 use serde_json::json;
 use test_support::{Fault, Route};
 use time::{Duration, OffsetDateTime};
@@ -635,7 +636,7 @@ fn nothing_secret_in_errors_or_debug() {
     }
     let st = sso::session_status(&f.ctx(), &config(), &p).unwrap();
     texts.push(format!("{st:?}"));
-    let token = keepalive_core::sso_cache::read(&f.token_path("corp")).unwrap().unwrap();
+    let token = keepalive_core::providers::sso::cache::read(&f.token_path("corp")).unwrap().unwrap();
     texts.push(format!("{token:?}"));
     let all = texts.join("\n");
     f.assert_no_secret(&all, &[c.secret_access_key.expose(), c.session_token.as_ref().unwrap().expose()]);
@@ -648,7 +649,7 @@ fn nothing_secret_in_errors_or_debug() {
 #[test]
 fn test_support_token_path_is_botocore_cache_key() {
     for key in ["corp", "https://legacy.awsapps.com/start"] {
-        let want = format!(".aws/sso/cache/{}.json", keepalive_core::sso_cache::cache_key(key));
+        let want = format!(".aws/sso/cache/{}.json", keepalive_core::providers::sso::cache::cache_key(key));
         assert_eq!(test_support::sso::token_rel(key), want);
     }
     assert_eq!(test_support::SsoConfig::CORP.token_rel(), test_support::sso::token_rel("corp"));

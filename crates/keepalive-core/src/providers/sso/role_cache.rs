@@ -11,8 +11,8 @@ use crate::env::Env;
 use crate::expiry;
 use crate::fsutil::{self, FsError, SECRET_DIR_MODE, SECRET_FILE_MODE};
 use crate::paths::{self, PathError};
+use crate::providers::sso::cache::{Ordered, json_problem, python_json};
 use crate::secret::Secret;
-use crate::sso_cache::{Ordered, json_problem, python_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoleCacheError {

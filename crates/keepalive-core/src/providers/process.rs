@@ -50,7 +50,7 @@ pub enum CredentialProcessError {
 pub fn credentials(ctx: &Ctx, profile: &str, command: &str) -> Result<Credentials, CredentialProcessError> {
     let cache = cache_path(ctx, profile, command)?;
     if let Some(c) = read_cache(&cache)
-        && c.remaining(ctx.now).is_some_and(|left| left >= crate::sso::role_fresh_margin())
+        && c.remaining(ctx.now).is_some_and(|left| left >= crate::providers::sso::role_fresh_margin())
     {
         return Ok(c);
     }
@@ -82,7 +82,7 @@ pub fn credentials(ctx: &Ctx, profile: &str, command: &str) -> Result<Credential
 /// the output (it holds secrets).
 pub fn parse(text: &str) -> Result<Credentials, String> {
     let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("output that is {}", crate::sso_cache::json_problem(&e)))?;
+        .map_err(|e| format!("output that is {}", crate::providers::sso::cache::json_problem(&e)))?;
     if v.get("Version").and_then(serde_json::Value::as_i64) != Some(1) {
         return Err("JSON without \"Version\": 1".into());
     }

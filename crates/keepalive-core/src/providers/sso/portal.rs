@@ -45,7 +45,7 @@ pub fn get_role_credentials(
     }
     let malformed = |detail: &str| PortalError::Malformed { at: reply.at.clone(), detail: detail.to_string() };
     let v: serde_json::Value =
-        serde_json::from_str(&reply.body).map_err(|e| malformed(crate::sso_cache::json_problem(&e)))?;
+        serde_json::from_str(&reply.body).map_err(|e| malformed(crate::providers::sso::cache::json_problem(&e)))?;
     let rc = v.get("roleCredentials").ok_or_else(|| malformed("no roleCredentials"))?;
     let field = |k: &str| rc.get(k).and_then(|x| x.as_str()).filter(|s| !s.is_empty());
     let (Some(id), Some(secret), Some(token)) = (field("accessKeyId"), field("secretAccessKey"), field("sessionToken"))

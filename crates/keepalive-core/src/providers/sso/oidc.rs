@@ -81,7 +81,7 @@ pub fn create_token(
     }
     let malformed = |detail: &str| OidcError::Malformed { at: reply.at.clone(), detail: detail.to_string() };
     let v: serde_json::Value =
-        serde_json::from_str(&reply.body).map_err(|e| malformed(crate::sso_cache::json_problem(&e)))?;
+        serde_json::from_str(&reply.body).map_err(|e| malformed(crate::providers::sso::cache::json_problem(&e)))?;
     let access_token = v
         .get("accessToken")
         .and_then(|x| x.as_str())

@@ -12,12 +12,21 @@
 //! not know; we take our lock, but they do not, so after a refused refresh we
 //! re-read the file in case one of them rotated the refresh token meanwhile.
 
+pub mod cache;
+pub mod oidc;
+pub mod portal;
+pub mod role_cache;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
+use self::cache::{self as sso_cache, SsoCacheError, SsoToken};
+use self::oidc::OidcError;
+use self::portal::PortalError;
+use self::role_cache::{RoleCacheError, SessionRef};
 use crate::aws_files::{AwsFileError, IniDoc, Section};
 use crate::config::Config;
 use crate::creds::Credentials;
@@ -26,12 +35,8 @@ use crate::expiry;
 use crate::http::{self, Client, HttpError, Service};
 use crate::lock::{self, LockError};
 use crate::log::{self, Level};
-use crate::oidc::{self, OidcError};
 use crate::paths::{self, PathError};
-use crate::portal::{self, PortalError};
-use crate::role_cache::{self, RoleCacheError, SessionRef};
 use crate::secret::Secret;
-use crate::sso_cache::{self, SsoCacheError, SsoToken};
 
 /// How long we wait for another process's refresh (its HTTP call is bounded
 /// by [`http::CALL_BUDGET`], 15 s).
