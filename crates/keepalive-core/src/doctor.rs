@@ -12,7 +12,7 @@ use crate::config::{self, Config};
 use crate::ctx::Ctx;
 use crate::daemon::{self, Target};
 use crate::env::vars;
-use crate::http::{self, Client, Method, Request, Service};
+use crate::http::{self, Body, Client, Method, Request, Service};
 use crate::providers::sso::{self, ProfileKind};
 use crate::providers::sso::{cache as sso_cache, role_cache};
 use crate::{expiry, fsutil, paths, source};
@@ -503,7 +503,7 @@ fn check_endpoints(ctx: &Ctx, targets: &[Target], out: &mut Out) {
                     path: "/",
                     query: &[],
                     headers: &[],
-                    body: None,
+                    body: Body::None,
                 })
             });
             match result {

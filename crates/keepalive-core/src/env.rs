@@ -15,6 +15,23 @@ pub mod vars {
     pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
     pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
     pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
+    pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+    pub const AWS_ENDPOINT_URL_SIGNIN: &str = "AWS_ENDPOINT_URL_SIGNIN";
+    /// `AWS_DEFAULT_PROFILE` is read before `AWS_PROFILE` (botocore).
+    pub const AWS_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
+    /// Environment keys (aws-vault, granted, CI).
+    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    /// Old name botocore still reads when `AWS_SESSION_TOKEN` is unset.
+    pub const AWS_SECURITY_TOKEN: &str = "AWS_SECURITY_TOKEN";
+    pub const AWS_CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
+    /// Where `aws login` caches its tokens (default `~/.aws/login/cache`).
+    pub const AWS_LOGIN_CACHE_DIRECTORY: &str = "AWS_LOGIN_CACHE_DIRECTORY";
+    /// Web identity from the environment (EKS, CI OIDC).
+    pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+    pub const AWS_ROLE_ARN: &str = "AWS_ROLE_ARN";
+    pub const AWS_ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
     pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
     pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
     pub const HTTPS_PROXY_LOWER: &str = "https_proxy";
@@ -58,6 +75,18 @@ pub mod vars {
         AWS_ENDPOINT_URL,
         AWS_ENDPOINT_URL_SSO_OIDC,
         AWS_ENDPOINT_URL_SSO,
+        AWS_ENDPOINT_URL_STS,
+        AWS_ENDPOINT_URL_SIGNIN,
+        AWS_DEFAULT_PROFILE,
+        AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY,
+        AWS_SESSION_TOKEN,
+        AWS_SECURITY_TOKEN,
+        AWS_CREDENTIAL_EXPIRATION,
+        AWS_LOGIN_CACHE_DIRECTORY,
+        AWS_WEB_IDENTITY_TOKEN_FILE,
+        AWS_ROLE_ARN,
+        AWS_ROLE_SESSION_NAME,
         AWS_CA_BUNDLE,
         HTTPS_PROXY,
         HTTPS_PROXY_LOWER,
@@ -84,9 +113,22 @@ pub mod vars {
 
 /// A snapshot of the variables in [`vars::ALL`]. Empty values count as unset,
 /// as the AWS CLI treats them.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+}
+
+/// Variables whose values are secrets: `Debug` shows `***` for them.
+const SECRET_VARS: &[&str] = &[vars::AWS_SECRET_ACCESS_KEY, vars::AWS_SESSION_TOKEN, vars::AWS_SECURITY_TOKEN];
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in &self.vars {
+            if SECRET_VARS.contains(&k.as_str()) { m.entry(k, &"***") } else { m.entry(k, v) };
+        }
+        m.finish()
+    }
 }
 
 impl Env {

@@ -24,13 +24,17 @@ const MAX_BODY: u64 = 256 * 1024;
 /// Not worth starting an attempt with less than this left of the budget.
 const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 
-/// The two SSO services we call.
+/// The AWS services we call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     /// IAM Identity Center OIDC (CreateToken).
     Oidc,
     /// The SSO portal (GetRoleCredentials).
     Portal,
+    /// STS (AssumeRole, AssumeRoleWithWebIdentity).
+    Sts,
+    /// AWS Sign-In (`aws login` token refresh).
+    Signin,
 }
 
 impl Service {
@@ -38,6 +42,8 @@ impl Service {
         match self {
             Service::Oidc => "SSO-OIDC",
             Service::Portal => "SSO portal",
+            Service::Sts => "STS",
+            Service::Signin => "AWS Sign-In",
         }
     }
 
@@ -46,6 +52,16 @@ impl Service {
         match self {
             Service::Oidc => vars::AWS_ENDPOINT_URL_SSO_OIDC,
             Service::Portal => vars::AWS_ENDPOINT_URL_SSO,
+            Service::Sts => vars::AWS_ENDPOINT_URL_STS,
+            Service::Signin => vars::AWS_ENDPOINT_URL_SIGNIN,
+        }
+    }
+
+    /// The config key the region comes from, for messages.
+    fn region_key(self) -> &'static str {
+        match self {
+            Service::Oidc | Service::Portal => "sso_region",
+            Service::Sts | Service::Signin => "region",
         }
     }
 
@@ -53,6 +69,8 @@ impl Service {
         match self {
             Service::Oidc => format!("https://oidc.{region}.amazonaws.com"),
             Service::Portal => format!("https://portal.sso.{region}.amazonaws.com"),
+            Service::Sts => format!("https://sts.{region}.amazonaws.com"),
+            Service::Signin => format!("https://{region}.signin.aws.amazonaws.com"),
         }
     }
 }
@@ -61,8 +79,8 @@ impl Service {
 pub enum HttpError {
     #[error("{var}={url} is not usable as the {service} endpoint: {reason}; fix or unset {var}")]
     BadEndpoint { service: &'static str, var: &'static str, url: String, reason: &'static str },
-    #[error("invalid sso_region {region:?} for the {service} endpoint; fix sso_region in your AWS config")]
-    BadRegion { service: &'static str, region: String },
+    #[error("invalid {key} {region:?} for the {service} endpoint; fix {key} in your AWS config")]
+    BadRegion { service: &'static str, key: &'static str, region: String },
     #[error("{var} is not a usable proxy URL ({shown}); fix or unset {var}")]
     BadProxy { var: &'static str, shown: String },
     #[error(
@@ -184,9 +202,13 @@ pub fn resolve(env: &Env, service: Service, region: &str) -> Result<Endpoint, Ht
         }
     }
     if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(HttpError::BadRegion { service: service.name(), region: region.chars().take(64).collect() });
+        return Err(HttpError::BadRegion {
+            service: service.name(),
+            key: service.region_key(),
+            region: region.chars().take(64).collect(),
+        });
     }
-    parse_endpoint(service, "sso_region", &service.default_url(region))
+    parse_endpoint(service, service.region_key(), &service.default_url(region))
 }
 
 fn parse_endpoint(service: Service, var: &'static str, url: &str) -> Result<Endpoint, HttpError> {
@@ -367,8 +389,18 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub query: &'a [(&'a str, &'a str)],
     pub headers: &'a [(&'a str, &'a str)],
-    /// JSON body for POST.
-    pub body: Option<String>,
+    /// The body for POST.
+    pub body: Body,
+}
+
+/// A request body and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// `application/json`.
+    Json(String),
+    /// `application/x-www-form-urlencoded` (the STS Query API).
+    Form(String),
 }
 
 impl fmt::Debug for Request<'_> {
@@ -536,11 +568,12 @@ impl Client {
                 for (k, v) in req.headers {
                     b = b.header(*k, *v);
                 }
-                b.config()
-                    .timeout_global(Some(budget))
-                    .build()
-                    .content_type("application/json")
-                    .send(req.body.as_deref().unwrap_or(""))
+                let (content_type, body) = match &req.body {
+                    Body::None => ("application/json", ""),
+                    Body::Json(b) => ("application/json", b.as_str()),
+                    Body::Form(b) => ("application/x-www-form-urlencoded; charset=utf-8", b.as_str()),
+                };
+                b.config().timeout_global(Some(budget)).build().content_type(content_type).send(body)
             }
         };
         let mut resp = result.map_err(|e| Failure::Http(self.classify(&at, budget, e)))?;

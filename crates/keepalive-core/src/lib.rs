@@ -26,5 +26,6 @@ pub mod process;
 pub mod providers;
 pub mod secret;
 pub mod service;
+pub mod sigv4;
 pub mod source;
 pub mod status_report;

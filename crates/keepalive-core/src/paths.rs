@@ -58,6 +58,19 @@ pub fn cli_cache_dir(env: &Env) -> Result<PathBuf, PathError> {
     home_join(env, "the AWS CLI cache", vars::HOME, ".aws/cli/cache")
 }
 
+/// `aws login`'s token cache: `$AWS_LOGIN_CACHE_DIRECTORY`, else `~/.aws/login/cache`.
+pub fn login_cache_dir(env: &Env) -> Result<PathBuf, PathError> {
+    if let Some(p) = env.get(vars::AWS_LOGIN_CACHE_DIRECTORY) {
+        return Ok(expand(env, p));
+    }
+    home_join(env, "the aws login cache", vars::AWS_LOGIN_CACHE_DIRECTORY, ".aws/login/cache")
+}
+
+/// A cross-process lock under the state directory: `locks/<name>.lock`.
+pub fn lock_file(env: &Env, name: &str) -> Result<PathBuf, PathError> {
+    Ok(state_dir(env)?.join("locks").join(format!("{name}.lock")))
+}
+
 /// Our state: locks, stamps, the log. `$XDG_STATE_HOME/cc-aws-keepalive`.
 pub fn state_dir(env: &Env) -> Result<PathBuf, PathError> {
     if let Some(x) = env.get(vars::XDG_STATE_HOME) {

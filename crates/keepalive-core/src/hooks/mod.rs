@@ -8,8 +8,6 @@ pub mod export;
 pub mod refresh;
 pub mod statusline;
 
-use time::Duration;
-
 use crate::config::{self, Config, Loaded};
 use crate::ctx::Ctx;
 
@@ -22,14 +20,7 @@ pub struct Output {
     pub code: u8,
 }
 
-/// Credentials with less than this left are not handed out as fresh: Claude
-/// Code refreshes 5 minutes before `Expiration` and, with 6 minutes or less
-/// left, caches them for an hour.
-pub const FRESH_MINUTES: i64 = 10;
-
-pub fn fresh_margin() -> Duration {
-    Duration::minutes(FRESH_MINUTES)
-}
+pub use crate::providers::cached::{FRESH_MINUTES, fresh_margin};
 
 /// Config and profile, resolved once per hook call.
 #[derive(Debug)]

@@ -45,7 +45,7 @@ pub const LOCK_WAIT: StdDuration = StdDuration::from_secs(20);
 /// Claude Code refreshes 5 minutes before `Expiration`, and with 6 minutes or
 /// less left it caches them for an hour.
 pub fn role_fresh_margin() -> Duration {
-    Duration::minutes(crate::hooks::FRESH_MINUTES)
+    crate::providers::cached::fresh_margin()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -642,7 +642,7 @@ fn refresh_locked(
 
 /// `$XDG_STATE_HOME/cc-aws-keepalive/locks/<name>.lock`.
 fn lock_path(ctx: &Ctx, name: &str) -> Result<PathBuf, PathError> {
-    Ok(paths::state_dir(&ctx.env)?.join("locks").join(format!("{name}.lock")))
+    paths::lock_file(&ctx.env, name)
 }
 
 fn read_token(ctx: &Ctx, profile: &SsoProfile) -> Result<Option<SsoToken>, SsoError> {

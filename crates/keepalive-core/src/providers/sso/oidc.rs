@@ -1,7 +1,7 @@
 //! SSO-OIDC `CreateToken` with a refresh token: the silent refresh botocore
 //! and the AWS CLI do, so a new access token needs no browser.
 
-use crate::http::{Client, HttpError, Method, Request};
+use crate::http::{Body, Client, HttpError, Method, Request};
 use crate::secret::Secret;
 
 /// OIDC error codes that mean the refresh token or client registration is
@@ -61,7 +61,7 @@ pub fn create_token(
     })
     .to_string();
     let req =
-        Request { op: "CreateToken", method: Method::Post, path: "/token", query: &[], headers: &[], body: Some(body) };
+        Request { op: "CreateToken", method: Method::Post, path: "/token", query: &[], headers: &[], body: Body::Json(body) };
     let reply = client.send(&req)?;
     if reply.status != 200 {
         let code = reply.error_code();

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::creds::Credentials;
-use crate::http::{Client, HttpError, Method, Request};
+use crate::http::{Body, Client, HttpError, Method, Request};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub fn get_role_credentials(
         path: "/federation/credentials",
         query: &query,
         headers: &headers,
-        body: None,
+        body: Body::None,
     };
     let reply = client.send(&req)?;
     if reply.status == 401 || (reply.status == 403 && reply.error_code().as_deref() == Some("UnauthorizedException")) {
