@@ -49,7 +49,7 @@ pub fn bench(args: &[String]) -> Result {
     let fixture = FileProfileFixture::new()?;
     let mut scenarios = fixture.scenarios(&ws);
     let sso = crate::bench_sso::SsoFixture::new()?;
-    scenarios.push(sso.warm_scenario(&ws)?);
+    scenarios.extend(sso.warm_scenarios(&ws)?);
     let node = util::which("node", std::env::var_os("PATH").as_deref())
         .ok_or("node is not on PATH; the benchmark compares against `node -e 0`")?;
     scenarios.push(Scenario {
@@ -69,7 +69,14 @@ pub fn bench(args: &[String]) -> Result {
     print_table(&results);
     let cold_runs = (runs / 3).max(5);
     eprintln!("bench: SSO cold paths, {cold_runs} runs each");
-    crate::bench_sso::print_cold(&crate::bench_sso::cold(&sso, &ws, cold_runs)?);
+    crate::bench_sso::print_cold(
+        "silent SSO refresh + role credentials (expired access token, empty role cache, loopback mock)",
+        &crate::bench_sso::cold(&sso, &ws, cold_runs)?,
+    );
+    crate::bench_sso::print_cold(
+        "role chain bedrock ← role ← dev (sso-session): CreateToken + GetRoleCredentials + AssumeRole, loopback mock",
+        &crate::bench_sso::cold_chain(&sso, &ws, cold_runs)?,
+    );
     println!();
     println!("release binaries ({}):", ws.release_dir().display());
     for bin in &ws.bins {

@@ -15,7 +15,11 @@ use crate::util::{self, Result, TempDir, Workspace};
 
 const CONFIG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = BedrockUser\n\
                       region = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n\
-                      sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n";
+                      sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
+                      [profile bedrock]\nrole_arn = arn:aws:iam::444455556666:role/Bedrock\nsource_profile = dev\n\
+                      region = us-east-1\n";
+/// The `aws login` session the login scenario uses.
+const LOGIN_SESSION: &str = "arn:aws:iam::111122223333:user/bench";
 const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-client-secret-value";
 const REFRESH: &str = "bench-refresh-token-value";
@@ -48,6 +52,8 @@ impl SsoFixture {
             ("AWS_CONFIG_FILE".to_string(), s(".aws/config")),
             ("AWS_ENDPOINT_URL_SSO_OIDC".to_string(), mock.url()),
             ("AWS_ENDPOINT_URL_SSO".to_string(), mock.url()),
+            ("AWS_ENDPOINT_URL_STS".to_string(), mock.url()),
+            ("AWS_ENDPOINT_URL_SIGNIN".to_string(), mock.url()),
             ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
             ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
         ];
@@ -90,20 +96,31 @@ impl SsoFixture {
         cmd
     }
 
-    /// The warm export: valid token, role credentials cached by a first call.
-    pub fn warm_scenario(&self, ws: &Workspace) -> Result<Scenario> {
+    /// The warm exports: valid token, role credentials cached by a first call; the same for the
+    /// role chain `bedrock ← role ← dev` and for an `aws login` session with a valid key.
+    pub fn warm_scenarios(&self, ws: &Workspace) -> Result<Vec<Scenario>> {
         let export = ws.release_dir().join(crate::dist::exe("cc-aws-export"));
-        let out = self.command(&export).output().map_err(|e| format!("{}: {e}", export.display()))?;
-        if !out.status.success() {
-            return Err(format!("SSO warm-up export failed: {}", String::from_utf8_lossy(&out.stderr)));
+        let login_dir = self.home.path().join(".aws/login/cache");
+        let expires = test_support::unix_now() + 12 * 3600;
+        let login = self.mock.write_login_session(&login_dir, LOGIN_SESSION, expires);
+        let config = format!("{CONFIG}\n{}", login.config_text("ai", "us-east-1"));
+        util::write(&self.home.path().join(".aws/config"), config)?;
+        let mut out = Vec::new();
+        for (name, profile) in [
+            ("cc-aws-export (SSO warm)", "dev"),
+            ("cc-aws-export (role chain warm)", "bedrock"),
+            ("cc-aws-export (aws login warm)", "ai"),
+        ] {
+            let mut env = self.env.clone();
+            env.push(("CC_KEEPALIVE_PROFILE".to_string(), profile.to_string()));
+            let run = self.command(&export).env("CC_KEEPALIVE_PROFILE", profile).output();
+            let run = run.map_err(|e| format!("{}: {e}", export.display()))?;
+            if !run.status.success() {
+                return Err(format!("{name}: warm-up export failed: {}", String::from_utf8_lossy(&run.stderr)));
+            }
+            out.push(Scenario { name: name.into(), program: export.clone(), args: Vec::new(), stdin: Vec::new(), env });
         }
-        Ok(Scenario {
-            name: "cc-aws-export (SSO warm)".into(),
-            program: export,
-            args: Vec::new(),
-            stdin: Vec::new(),
-            env: self.env.clone(),
-        })
+        Ok(out)
     }
 }
 
@@ -137,6 +154,49 @@ fn cold_commands(f: &SsoFixture, ws: &Workspace) -> Result<Vec<(String, Command)
     Ok(out)
 }
 
+/// The cold role chain, ours and botocore's: expired SSO token, no cached credentials, so
+/// CreateToken, GetRoleCredentials and AssumeRole each run once.
+fn cold_chain_commands(f: &SsoFixture, ws: &Workspace) -> Vec<(String, Command)> {
+    let mut ours = f.command(ws.release_dir().join(crate::dist::exe("cc-aws-export")));
+    ours.env("CC_KEEPALIVE_PROFILE", "bedrock");
+    let mut out = vec![("cc-aws-export (chain cold)".to_string(), ours)];
+    if util::which("python3", std::env::var_os("PATH").as_deref()).is_some() {
+        let mut cmd = f.command("python3");
+        cmd.arg("-c").arg(
+            "import botocore.session as s\nc = s.Session(profile='bedrock').get_credentials().get_frozen_credentials()\nassert c.access_key",
+        );
+        out.push(("botocore (chain cold)".to_string(), cmd));
+    }
+    out
+}
+
+/// Runs each cold role chain `runs` times, round-robin, checking that each made one
+/// CreateToken and one AssumeRole.
+pub fn cold_chain(f: &SsoFixture, ws: &Workspace, runs: usize) -> Result<Vec<(String, Samples)>> {
+    let mut commands = cold_chain_commands(f, ws);
+    let mut results: Vec<(String, Samples)> = commands.iter().map(|(n, _)| (n.clone(), Samples::default())).collect();
+    for _ in 0..runs {
+        for ((name, cmd), (_, samples)) in commands.iter_mut().zip(results.iter_mut()) {
+            f.make_cold()?;
+            let (tokens, sts) = (f.mock.count(Route::Token), f.mock.count(Route::Sts));
+            let start = Instant::now();
+            let out = cmd.output().map_err(|e| format!("{name}: {e}"))?;
+            samples.wall.push(start.elapsed());
+            let whole = f.mock.count(Route::Token) == tokens + 1 && f.mock.count(Route::Sts) == sts + 1;
+            if !out.status.success() || !whole {
+                samples.failures += 1;
+                if samples.failures == 1 {
+                    eprintln!(
+                        "{name}: failed (one CreateToken and one AssumeRole: {whole}): {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
 /// Runs each cold path `runs` times, round-robin, from a cold cache each time, and checks
 /// that every run really made one CreateToken call.
 pub fn cold(f: &SsoFixture, ws: &Workspace, runs: usize) -> Result<Vec<(String, Samples)>> {
@@ -164,7 +224,7 @@ pub fn cold(f: &SsoFixture, ws: &Workspace, runs: usize) -> Result<Vec<(String, 
     Ok(results)
 }
 
-pub fn print_cold(results: &[(String, Samples)]) {
+pub fn print_cold(title: &str, results: &[(String, Samples)]) {
     let median = |s: &Samples| {
         let mut w = s.wall.clone();
         w.sort();
@@ -172,7 +232,7 @@ pub fn print_cold(results: &[(String, Samples)]) {
     };
     let ours = results.first().map(|(_, s)| median(s)).unwrap_or(Duration::ZERO);
     println!();
-    println!("silent SSO refresh + role credentials (expired access token, empty role cache, loopback mock):");
+    println!("{title}:");
     println!("{:<26} {:>6} {:>10} {:>14} {:>9}", "tool", "runs", "median ms", "vs ours", "failures");
     for (name, s) in results {
         let m = median(s);

@@ -148,9 +148,8 @@ fn e2e_deps(state: &mut State) -> Result {
     let claude = ensure_claude()?;
     println!("claude: {}", claude.display());
     // awscrt: botocore loads and refreshes `aws login` sessions only with it.
-    let probe = || {
-        util::capture(python(&["-c", "import botocore, awscrt"]), Duration::from_secs(60)).is_ok_and(|o| o.ok())
-    };
+    let probe =
+        || util::capture(python(&["-c", "import botocore, awscrt"]), Duration::from_secs(60)).is_ok_and(|o| o.ok());
     if !probe() {
         util::run(python(&["-m", "pip", "install", "botocore[crt]"]))?;
         if !probe() {

@@ -23,7 +23,7 @@ const INPUT_TIMEOUT_SECS: u64 = 10;
 /// libFuzzer files named with these prefixes are failures; `slow-unit-` ones are not.
 const FAILURE_PREFIXES: &[&str] = &["crash-", "timeout-", "oom-", "leak-"];
 /// Build flags shared by `build` and `run` (a difference would rebuild). No sanitizer:
-/// keepalive-core has no unsafe code, and the parsers' dependencies (serde_json, rust-ini, time)
+/// keepalive-core has no unsafe code, and the parsers' dependencies (serde_json, time)
 /// are fuzzed upstream; without ASan a target runs about twice as many inputs. Debug assertions
 /// on: an integer overflow is a finding too.
 const BUILD_FLAGS: &[&str] = &["--sanitizer", "none", "--debug-assertions"];

@@ -9,12 +9,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use test_support::{
-    MockAws, Route, RunOutput, SsoConfig, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, rfc3339, run,
-    unix_now,
+    Fault, MockAws, Route, RunOutput, SsoConfig, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, rfc3339,
+    run, unix_now,
 };
 
 /// A Claude Code run against the mock takes about a second; failures retry for minutes.
@@ -288,6 +288,287 @@ fn sso_session_refreshes_silently() {
     secrets.extend(mock.issued_refresh_tokens());
     let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     assert_no_secret(&format!("{}\n{}", out.stdout, out.stderr), &refs);
+}
+
+/// How long the mock holds Claude Code's first Bedrock request while the test kills the
+/// credentials that signed it.
+const HOLD: Duration = Duration::from_secs(3);
+
+/// Settings whose `awsCredentialExport`/`awsAuthRefresh` append their process id and the time
+/// to `export.calls`/`refresh.calls` in HOME and then `exec` our binaries (same pid, so the
+/// lines match the pids in `keepalive.log`): a test can count and tell apart Claude Code's calls.
+fn counting_settings(home: &TestHome) -> PathBuf {
+    let wrap = |name: &str| {
+        let log = home.join(format!("{}.calls", name.trim_start_matches("cc-aws-")));
+        format!(
+            "echo $$ $(date +%T.%N) >> {}; exec {}",
+            sh_quote(&log.to_string_lossy()),
+            sh_quote(&bin(name).to_string_lossy())
+        )
+    };
+    home.write(
+        "claude-settings.json",
+        json!({ "awsCredentialExport": wrap("cc-aws-export"), "awsAuthRefresh": wrap("cc-aws-refresh") }).to_string(),
+    )
+}
+
+/// How often Claude Code ran our `export` or `refresh` (see [`counting_settings`]).
+fn calls(home: &TestHome, which: &str) -> usize {
+    home.try_read(format!("{which}.calls")).map_or(0, |s| s.lines().count())
+}
+
+/// The `api_retry` events of a stream-json run as `(attempt, HTTP status, error)`.
+fn api_retries(stdout: &str) -> Vec<(u64, u64, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "system" && v["subtype"] == "api_retry")
+        .map(|v| {
+            let n = |k: &str| v[k].as_u64().unwrap_or_default();
+            (n("attempt"), n("error_status"), v["error"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// A run through a mid-session expiry, and what the test needs to judge it.
+struct MidSession {
+    out: RunOutput,
+    /// The key Claude Code started with, which died while it was in use.
+    dead_key: String,
+    /// Everything for assertion messages: the run, the mock log, our hooks' calls and log.
+    ctx: String,
+}
+
+/// One `claude -p` run (stream-json) through our export and refresh in which the credentials
+/// Claude Code holds die mid-session. Claude Code awaits `ListInferenceProfiles` before any
+/// model call (measured on 2.1.332), so the mock holds that request for [`HOLD`]: it has been
+/// let in (SigV4 verified with the exported key) when the test runs `expire`, which must make
+/// that key invalid at the mock, age our cache of it and return it. Every model call after it
+/// meets 403 `ExpiredTokenException` until Claude Code gets fresh credentials from our export.
+///
+/// What 2.1.332 does here: `awsAuthRefresh` once at start (its STS probe finds no default
+/// credentials), then `awsCredentialExport`; the held request succeeds; the three `invoke`
+/// probes get 403 and are not retried; the stream call gets 403, one `api_retry` event, the
+/// export runs again ~0.5 s later (not the refresh: at most every 30 s) and the retry succeeds.
+fn claude_through_mid_session_expiry(home: &TestHome, mock: &MockAws, expire: impl FnOnce() -> String) -> MidSession {
+    let settings = counting_settings(home).to_string_lossy().into_owned();
+    let mut cmd = claude(home, mock, &["--settings", &settings, "--output-format", "stream-json", "--verbose"]);
+    mock.push_fault(Route::InferenceProfiles, Fault::Slow(HOLD));
+    let (out, dead_key) = std::thread::scope(|s| {
+        let claude_run = s.spawn(|| run(&mut cmd, b"", CLAUDE_TIMEOUT));
+        let deadline = Instant::now() + CLAUDE_TIMEOUT;
+        while mock.count(Route::InferenceProfiles) == 0 && !claude_run.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(mock.count(Route::InferenceProfiles), 1, "Claude Code never called Bedrock:\n{}", mock.dump());
+        // The mock checks the signature as the request arrives, then holds it: give it a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        let dead_key = expire();
+        assert!(
+            !mock.requests().iter().any(|r| r.route == Route::InferenceProfiles),
+            "the held request finished before the credentials died: nothing expired mid-session"
+        );
+        (claude_run.join().unwrap(), dead_key)
+    });
+    let ctx = format!(
+        "{}\n--- export ran (pid, time) ---\n{}--- refresh ran (pid, time) ---\n{}--- api_retry events ---\n{:?}\n\
+         --- keepalive.log ---\n{}",
+        context(&out, mock, home),
+        home.try_read("export.calls").unwrap_or_default(),
+        home.try_read("refresh.calls").unwrap_or_default(),
+        api_retries(&out.stdout),
+        std::fs::read_to_string(home.state_dir().join("cc-aws-keepalive/keepalive.log")).unwrap_or_default(),
+    );
+    MidSession { out, dead_key, ctx }
+}
+
+impl MidSession {
+    /// Claude Code answered `answer` with no browser login (`marker` absent), met the expiry
+    /// on its stream call, ran the export again, and its final stream call was signed with
+    /// `new_key`; the dead key was never accepted after it died.
+    fn assert_survived(&self, mock: &MockAws, home: &TestHome, answer: &str, marker: &std::path::Path, new_key: &str) {
+        let (ctx, dead) = (&self.ctx, self.dead_key.as_str());
+        assert!(self.out.success(), "claude failed:\n{ctx}");
+        assert!(self.out.stdout.contains(answer), "no answer:\n{ctx}");
+        assert!(!marker.exists(), "a browser login ran:\n{ctx}");
+        assert_ne!(new_key, dead, "no new credentials:\n{ctx}");
+        let reqs = mock.requests();
+        let held = reqs.iter().find(|r| r.route == Route::InferenceProfiles).expect("no ListInferenceProfiles");
+        assert!(held.signed_ok_by(dead), "Claude Code did not start with the key that died:\n{ctx}");
+        assert!(
+            reqs.iter().any(|r| r.route == Route::BedrockStream
+                && r.access_key_id.as_deref() == Some(dead)
+                && r.error.as_deref() == Some("ExpiredTokenException")),
+            "no stream call met the expiry:\n{ctx}"
+        );
+        assert!(!reqs.iter().any(|r| r.seq > held.seq && r.signed_ok_by(dead)), "the dead key was accepted:\n{ctx}");
+        assert!(calls(home, "export") >= 2, "Claude Code did not run awsCredentialExport again:\n{ctx}");
+        let last = reqs.iter().rev().find(|r| r.route == Route::BedrockStream).expect("no stream call");
+        assert!(last.signed_ok_by(new_key), "the final stream call is not signed with the new key:\n{ctx}");
+    }
+}
+
+/// A timestamp `secs` ago in the format of `like` (botocore's role cache writes `…UTC`, the
+/// SDKs and `aws login` `…Z`).
+fn past_like(like: &str, secs: u64) -> String {
+    let t = rfc3339(unix_now() - secs);
+    if like.ends_with("UTC") { format!("{}UTC", t.trim_end_matches('Z')) } else { t }
+}
+
+/// The role `bedrock` assumes; botocore's cache key for it is in REFERENCE.md.
+const CHAIN_ROLE: &str = "arn:aws:iam::111122223333:role/KalBedrock";
+/// `~/.aws/cli/cache/` file of [`CHAIN_ROLE`]: sha1 of `{"RoleArn": "<arn>"}`, as botocore.
+const CHAIN_ROLE_CACHE: &str = ".aws/cli/cache/f80c9ecace670741c5910425d552bb9dee3fd8fb.json";
+
+/// A role chain over IAM Identity Center: profile `bedrock` assumes [`CHAIN_ROLE`] with the
+/// SSO profile `dev` as its source. The SSO access token has expired: Claude Code's startup
+/// `awsAuthRefresh` makes one silent CreateToken, GetRoleCredentials and AssumeRole, and
+/// Claude Code starts with the assumed role's credentials. Mid-session the role credentials die
+/// at AWS and in our cache: Claude Code gets 403, runs the export again, the export assumes the
+/// role again through the still-valid SSO credentials, and the answer arrives, with no browser
+/// login.
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn role_chain_over_sso_survives_expiry() {
+    let now = unix_now();
+    let mock = MockAws::start();
+    mock.set_answer("E2E_ANSWER_ROLE_CHAIN");
+    let (access, refresh, client_secret) = ("E2EAT-chain-expired-token", "E2ERT-chain-refresh", "E2ECS-chain-secret");
+    mock.set_oidc_client("e2e-client", client_secret);
+    mock.set_refresh_token(refresh);
+    mock.add_access_token(access, false);
+
+    let home = TestHome::new();
+    home.write(
+        ".aws/config",
+        format!(
+            "{}\n[profile bedrock]\nrole_arn = {CHAIN_ROLE}\nsource_profile = dev\nregion = us-east-1\n",
+            SSO.config_text()
+        ),
+    );
+    let token = SSO.token_json(
+        ("e2e-client", client_secret),
+        access,
+        Some(refresh),
+        &rfc3339(now - 600),
+        &rfc3339(now + 30 * 86400),
+    );
+    home.write(SSO.token_rel(), token.to_string());
+    let marker = home.join("browser-login.ran");
+    write_config(
+        &home,
+        &json!({ "profile": "bedrock", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
+    );
+
+    let mut secrets: Vec<String> = vec![access.into(), refresh.into(), client_secret.into()];
+    let run = claude_through_mid_session_expiry(&home, &mock, || {
+        let issued = mock.sts_issued_keys();
+        assert_eq!(issued.len(), 1, "one AssumeRole before the first Bedrock call:\n{}", mock.dump());
+        mock.set_key_valid(&issued[0], false);
+        let text = home.read(CHAIN_ROLE_CACHE);
+        let cached: Value = serde_json::from_str(&text).unwrap();
+        let creds = &cached["Credentials"];
+        assert_eq!(creds["AccessKeyId"], issued[0].as_str(), "the role cache holds the exported key");
+        secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| creds[k].as_str().unwrap().to_string()));
+        let expiration = creds["Expiration"].as_str().unwrap();
+        home.write(CHAIN_ROLE_CACHE, text.replacen(expiration, &past_like(expiration, 60), 1));
+        issued[0].clone()
+    });
+    let ctx = &run.ctx;
+    let new_key = mock.sts_issued_keys().last().cloned().unwrap();
+    run.assert_survived(&mock, &home, "E2E_ANSWER_ROLE_CHAIN", &marker, &new_key);
+    assert!(mock.assume_role_count(CHAIN_ROLE) >= 2, "the role was not assumed again:\n{ctx}");
+    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
+    let sso_keys = mock.issued_role_keys();
+    assert!(
+        mock.sts_calls().iter().all(|c| c.source_key.as_ref().is_some_and(|k| sso_keys.contains(k))),
+        "every AssumeRole is signed with the SSO role credentials:\n{ctx}"
+    );
+    let cached: Value = serde_json::from_str(&home.read(CHAIN_ROLE_CACHE)).unwrap();
+    let creds = &cached["Credentials"];
+    assert_eq!(creds["AccessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
+    secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| creds[k].as_str().unwrap().to_string()));
+    let sso_cache = home.read(".aws/cli/cache/".to_string() + &sso_role_cache_name(&home));
+    let sso_creds: Value = serde_json::from_str(&sso_cache).unwrap();
+    secrets
+        .extend(["SecretAccessKey", "SessionToken"].map(|k| sso_creds["Credentials"][k].as_str().unwrap().to_string()));
+    secrets.extend(mock.issued_access_tokens());
+    secrets.extend(mock.issued_refresh_tokens());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
+}
+
+/// The name of the SSO role-credential cache file in `~/.aws/cli/cache/` (the one that is not
+/// [`CHAIN_ROLE_CACHE`]).
+fn sso_role_cache_name(home: &TestHome) -> String {
+    let role = std::path::Path::new(CHAIN_ROLE_CACHE).file_name().unwrap();
+    let names: Vec<String> = std::fs::read_dir(home.join(".aws/cli/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != role)
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "one SSO role cache besides the role's: {names:?}");
+    names[0].clone()
+}
+
+/// An `aws login` session (`login_session` profile `ai`) whose cached keys have expired:
+/// Claude Code's startup `awsAuthRefresh` refreshes them at Sign-In (DPoP-bound, single-use
+/// refresh token) and the export hands them out. Mid-session
+/// the refreshed keys die at AWS and in the cache: Claude Code gets 403, runs the export again,
+/// the export refreshes a second time with the rotated refresh token, and the answer arrives,
+/// with no browser login.
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn aws_login_session_survives_expiry() {
+    let now = unix_now();
+    let mock = MockAws::start();
+    mock.set_answer("E2E_ANSWER_AWS_LOGIN");
+
+    let home = TestHome::new();
+    let login = mock.write_login_session(&home.join(".aws/login/cache"), "arn:aws:iam::111122223333:user/me", now - 60);
+    home.write(".aws/config", login.config_text("ai", "us-east-1"));
+    let cache = login.cache_path.clone();
+    let marker = home.join("browser-login.ran");
+    write_config(
+        &home,
+        &json!({ "profile": "ai", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
+    );
+
+    let mut secrets: Vec<String> = vec![
+        login.secret_access_key.clone(),
+        login.session_token.clone(),
+        login.refresh_token.clone(),
+        login.dpop_key_pem.lines().nth(2).unwrap().to_string(),
+    ];
+    let run = claude_through_mid_session_expiry(&home, &mock, || {
+        let issued = mock.issued_login_keys();
+        assert_eq!(issued.len(), 1, "one refresh before the first Bedrock call:\n{}", mock.dump());
+        mock.set_key_valid(&issued[0], false);
+        let text = std::fs::read_to_string(&cache).unwrap();
+        let cached: Value = serde_json::from_str(&text).unwrap();
+        let keys = &cached["accessToken"];
+        assert_eq!(keys["accessKeyId"], issued[0].as_str(), "the login cache holds the exported key");
+        secrets.extend(["secretAccessKey", "sessionToken"].map(|k| keys[k].as_str().unwrap().to_string()));
+        let expires_at = keys["expiresAt"].as_str().unwrap();
+        std::fs::write(&cache, text.replacen(expires_at, &past_like(expires_at, 60), 1)).unwrap();
+        issued[0].clone()
+    });
+    let ctx = &run.ctx;
+    let new_key = mock.issued_login_keys().last().cloned().unwrap();
+    run.assert_survived(&mock, &home, "E2E_ANSWER_AWS_LOGIN", &marker, &new_key);
+    assert!(mock.login_refresh_calls() >= 2, "no second refresh:\n{ctx}");
+    assert_eq!(mock.rejected_dpop_proofs(), Vec::<String>::new(), "a DPoP proof was refused:\n{ctx}");
+    let cached: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).expect("the cache is JSON");
+    let keys = &cached["accessToken"];
+    assert_eq!(keys["accessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
+    let rotated = mock.issued_login_refresh_tokens();
+    assert_eq!(rotated.len(), mock.login_refresh_calls(), "every refresh rotated the token:\n{ctx}");
+    assert_eq!(cached["refreshToken"].as_str(), rotated.last().map(String::as_str), "rotated refresh token stored");
+    secrets.extend(["secretAccessKey", "sessionToken"].map(|k| keys[k].as_str().unwrap().to_string()));
+    secrets.extend(rotated);
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
 }
 
 #[test]

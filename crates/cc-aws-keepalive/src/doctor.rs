@@ -10,10 +10,11 @@ use crate::out;
 pub const HELP: &str = "\
 Check the setup and the known traps, each problem with its fix: config.json
 syntax, profile resolution, SSO cache files and their modes, settings.json
-wiring, Claude Code's env (AWS_REGION), sso_region vs Bedrock region mix-ups,
-legacy SSO profiles and registrations without sso:account:access (not silently
-refreshable), credential commands in a project's .claude/settings.json, the
-clock, and whether the SSO endpoints are reachable.
+wiring, the Bedrock region Claude Code will use vs the profile's region (and
+sso_region mix-ups), legacy SSO profiles and registrations without
+sso:account:access (not silently refreshable), credential commands in a
+project's .claude/settings.json, the clock, and whether the SSO endpoints are
+reachable.
 
 Usage: cc-aws-keepalive doctor [--offline]
 

@@ -21,6 +21,13 @@ pub fn try_line(text: &str) -> bool {
     writeln!(o, "{text}").and_then(|()| o.flush()).is_ok()
 }
 
+/// Writes a prompt to stderr without a newline.
+pub fn err_inline(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
 pub fn err(text: &str) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "{text}");

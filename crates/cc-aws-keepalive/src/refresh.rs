@@ -2,6 +2,7 @@
 
 use keepalive_core::ctx::Ctx;
 use keepalive_core::daemon::{self, KeepOptions, LoginPolicy, Selection};
+use keepalive_core::providers::RoleStep;
 
 use crate::cli::{self, Args, UsageError};
 use crate::out;
@@ -13,13 +14,19 @@ when that cannot work, a browser login: loginCmd from config.json, else
 `aws sso login --sso-session NAME`, run under the same lock the Claude Code
 hooks use and stopped after 5 minutes.
 
+With --profile, the whole chain of that profile: its source (SSO session,
+aws login session, keys) and every role it assumes, cached where the AWS CLI
+caches them. A role with mfa_serial asks for the MFA code here (the Claude Code
+hooks cannot prompt); the hooks then use the cached credentials until they end.
+
 Usage: cc-aws-keepalive refresh [--force] [--session NAME | --profile P] [--no-browser]
 
 Options:
-  --force           refresh even sessions far from expiry
+  --force           refresh even sessions far from expiry (with --profile: also
+                    assume its roles again, asking for an MFA code if one needs it)
   --session NAME    only this [sso-session]
-  --profile P       only this profile: its SSO session and role credentials, or
-                    for a credentials-file profile, autoLoginCmd (as awsAuthRefresh)
+  --profile P       only this profile and its chain; for keys a login tool
+                    writes, autoLoginCmd (as awsAuthRefresh)
   --no-browser      never start a login; report what to run instead
   -h, --help        show this help
 
@@ -52,7 +59,8 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
         LoginPolicy::Interactive { timeout: daemon::INTERACTIVE_LOGIN_TIMEOUT }
     };
     let opts = KeepOptions { force, threshold: settings.threshold, login };
-    let report = match daemon::refresh(ctx, &loaded.config, &selection, &opts, &mut |l| out::line(l)) {
+    let report = match daemon::refresh(ctx, &loaded.config, &selection, &opts, &mut ask_mfa_code, &mut |l| out::line(l))
+    {
         Ok(r) => r,
         Err(e) => {
             out::err(&format!("cc-aws-keepalive: {e}"));
@@ -62,8 +70,20 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
     for p in &report.problems {
         out::err(&format!("warning: {p}"));
     }
-    if report.results.is_empty() && report.file_refresh_code.is_none() {
+    if report.results.is_empty() && report.file_refresh_code.is_none() && report.chain.is_none() {
         out::line("No [sso-session] in the AWS config; nothing to refresh.");
     }
     Ok(if report.ok() { cli::OK } else { cli::FAILURE })
+}
+
+/// Asks for a role's MFA code on the terminal (stderr for the prompt, stdin for the answer).
+/// No answer (end of input) means no code.
+fn ask_mfa_code(step: &RoleStep) -> Option<String> {
+    let serial = step.mfa_serial.as_deref().unwrap_or("your MFA device");
+    out::err_inline(&format!("MFA code for {serial} (profile {}): ", step.profile));
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(n) if n > 0 => Some(line.trim().to_string()).filter(|c| !c.is_empty()),
+        _ => None,
+    }
 }

@@ -12,7 +12,7 @@ pub use crate::notify::NotifyMode;
 /// Settings from config.json. Key names match the Node.js plugin users migrate from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Profile name; empty means `AWS_PROFILE`, then "default".
+    /// Profile name; empty means `AWS_DEFAULT_PROFILE`, `AWS_PROFILE`, then "default".
     pub profile: String,
     /// Credentials-file key holding the expiry; empty means auto-detect.
     pub expiration_field: String,
@@ -67,7 +67,7 @@ enum Kind {
 
 /// (JSON key, kind, description for docs and config.example.json).
 pub const KEYS: &[(&str, &str, &str)] = &[
-    ("profile", "\"\"", "AWS profile; empty: AWS_PROFILE, then \"default\""),
+    ("profile", "\"\"", "AWS profile; empty: AWS_DEFAULT_PROFILE, AWS_PROFILE, then \"default\""),
     ("expirationField", "\"\"", "credentials-file key holding the expiry; empty: auto-detect"),
     ("loginCmd", "\"\"", "the command you run to log in (shown in messages)"),
     ("autoLoginCmd", "\"\"", "a login that needs no interaction; run for you when credentials expire"),
@@ -295,23 +295,52 @@ pub enum ProfileError {
     Invalid { name: String, source_name: &'static str },
 }
 
-/// Picks the profile: `CC_KEEPALIVE_PROFILE`, config `profile`, `AWS_PROFILE`,
-/// then "default". Names end up in commands, so they are validated.
-pub fn resolve_profile(env: &Env, config: &Config) -> Result<String, ProfileError> {
-    let (name, source_name) = if let Some(p) = env.get(vars::CC_KEEPALIVE_PROFILE) {
-        (p.to_string(), vars::CC_KEEPALIVE_PROFILE)
+/// Where the profile name came from; botocore drops environment keys only for an explicit one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// `CC_KEEPALIVE_PROFILE` or config.json `profile`: like the AWS CLI's `--profile`.
+    Explicit(&'static str),
+    /// `AWS_DEFAULT_PROFILE` or `AWS_PROFILE`: environment keys still win.
+    EnvVar(&'static str),
+    /// Nothing chosen: "default".
+    Default,
+}
+
+impl Choice {
+    /// Where the name came from, for messages.
+    pub fn origin(self) -> &'static str {
+        match self {
+            Choice::Explicit(s) | Choice::EnvVar(s) => s,
+            Choice::Default => "the default",
+        }
+    }
+}
+
+/// Picks the profile: `CC_KEEPALIVE_PROFILE`, config `profile`, `AWS_DEFAULT_PROFILE`,
+/// `AWS_PROFILE` (botocore reads `AWS_DEFAULT_PROFILE` first), then "default". Names end up
+/// in commands, so they are validated.
+pub fn choose_profile(env: &Env, config: &Config) -> Result<(String, Choice), ProfileError> {
+    let (name, choice) = if let Some(p) = env.get(vars::CC_KEEPALIVE_PROFILE) {
+        (p.to_string(), Choice::Explicit(vars::CC_KEEPALIVE_PROFILE))
     } else if !config.profile.is_empty() {
-        (config.profile.clone(), "config.json \"profile\"")
+        (config.profile.clone(), Choice::Explicit("config.json \"profile\""))
+    } else if let Some(p) = env.get(vars::AWS_DEFAULT_PROFILE) {
+        (p.to_string(), Choice::EnvVar(vars::AWS_DEFAULT_PROFILE))
     } else if let Some(p) = env.get(vars::AWS_PROFILE) {
-        (p.to_string(), vars::AWS_PROFILE)
+        (p.to_string(), Choice::EnvVar(vars::AWS_PROFILE))
     } else {
-        ("default".to_string(), "the default")
+        ("default".to_string(), Choice::Default)
     };
     if valid_profile_name(&name) {
-        Ok(name)
+        Ok((name, choice))
     } else {
-        Err(ProfileError::Invalid { name: name.chars().take(80).collect(), source_name })
+        Err(ProfileError::Invalid { name: name.chars().take(80).collect(), source_name: choice.origin() })
     }
+}
+
+/// The profile name alone; see [`choose_profile`].
+pub fn resolve_profile(env: &Env, config: &Config) -> Result<String, ProfileError> {
+    choose_profile(env, config).map(|(name, _)| name)
 }
 
 pub fn valid_profile_name(name: &str) -> bool {

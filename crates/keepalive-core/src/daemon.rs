@@ -31,7 +31,10 @@ use crate::log::{self, Level};
 use crate::notify::{self, Kind as NotifyKind, Notification, NotifyMode};
 use crate::paths::{self, PathError};
 use crate::process;
-use crate::providers::sso::{self, ProfileKind, RefreshOutcome, SessionStatus, SsoProfile};
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::resolve::{self, AwsFiles, Choice};
+use crate::providers::sso::{self, RefreshOutcome, SessionStatus, SsoProfile};
+use crate::providers::{Base, Chain, RoleStep};
 
 /// Longest sleep between looks at the clock: bounds how late a check runs
 /// after the machine wakes up.
@@ -400,19 +403,40 @@ pub fn targets(ctx: &Ctx, extra_profiles: &[String]) -> (Vec<Target>, Vec<String
         };
         targets.push(Target { name, profile, profiles: users });
     }
-    for p in extra_profiles {
-        match sso::profile_kind(ctx, p) {
-            Ok(ProfileKind::Sso(sp)) if sp.session.is_none() => {
-                let name = format!("profile {p}");
+    for (p, chain) in hook_chains(ctx, extra_profiles) {
+        match chain {
+            Ok(Chain { base: Base::Sso(sp), .. }) if sp.session.is_none() => {
+                let name = format!("profile {}", sp.profile);
                 if !targets.iter().any(|t| t.name == name) {
-                    targets.push(Target { name, profile: sp, profiles: vec![p.clone()] });
+                    targets.push(Target { name, profiles: vec![p.clone()], profile: sp });
                 }
             }
             Ok(_) => {}
-            Err(e) => problems.push(e.to_string()),
+            // A broken SSO profile is this list's business; the profile rows show the rest.
+            Err(e @ resolve::ResolveError::Sso(_)) => problems.push(e.to_string()),
+            Err(_) => {}
         }
     }
     (targets, problems)
+}
+
+/// Each hook profile with its chain, resolved as the hooks resolve it (the first one exactly;
+/// the others as named in Claude Code's settings).
+pub fn hook_chains(ctx: &Ctx, profiles: &[String]) -> Vec<(String, Result<Chain, resolve::ResolveError>)> {
+    let files = AwsFiles::read(&ctx.env);
+    let config = crate::config::load(&ctx.env).config;
+    profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let chain = match (&files, i) {
+                (Err(_), _) => resolve::resolve(ctx, &config),
+                (Ok(_), 0) => resolve::resolve(ctx, &config),
+                (Ok(f), _) => resolve::resolve_in(&ctx.env, &config, f, p, Choice::Explicit("settings.json env")),
+            };
+            (p.clone(), chain)
+        })
+        .collect()
 }
 
 /// An SSO profile standing for a session that no complete profile uses.
@@ -785,14 +809,47 @@ pub fn daemon_pass(ctx: &Ctx, config: &Config, settings: &Settings, state: &mut 
             hint(h);
         }
     }
+    let mut chains = 0;
+    for (p, chain) in hook_chains(ctx, &extra) {
+        let Ok(chain) = chain else { continue };
+        if !needs_keeping(&chain) {
+            continue;
+        }
+        chains += 1;
+        let desc = resolve::describe(&chain);
+        let line = match exec::renew(ctx, config, &chain, settings.threshold, false, &mut |_| None) {
+            Ok(c) => {
+                if let Some(t) = c.expiration {
+                    hint(t - settings.threshold);
+                }
+                let until = c.expiration.map(expiry::to_iso8601).unwrap_or_else(|| "no expiry".into());
+                format!("profile {p} ({desc}): credentials valid until {until}")
+            }
+            Err(e) => {
+                // A login or MFA code is the user's to give; the SSO rows above notify about logins.
+                if e.human_step() == HumanStep::None {
+                    ok = false;
+                }
+                format!("profile {p} ({desc}): {e}")
+            }
+        };
+        log::write(ctx, Level::Info, "daemon", &line);
+        parts.push(line);
+    }
     for p in &problems {
         log::write(ctx, Level::Warn, "daemon", p);
         parts.push(p.clone());
     }
-    if targets.is_empty() && problems.is_empty() {
+    if targets.is_empty() && problems.is_empty() && chains == 0 {
         parts.push("no [sso-session] in the AWS config; nothing to refresh".into());
     }
     PassSummary { ok, result: parts.join("; "), due_hint }
+}
+
+/// Chains the SSO session rows do not cover: `aws login` sessions, assumed roles, web
+/// identity. Keeping them renews their cached credentials ahead of the hooks.
+fn needs_keeping(chain: &Chain) -> bool {
+    !chain.roles.is_empty() || matches!(chain.base, Base::Login(_) | Base::WebIdentity(_))
 }
 
 /// A person waits for a browser login; give them more than the hooks' 3 minutes.
@@ -818,6 +875,8 @@ pub enum SelectError {
     #[error(transparent)]
     Sso(#[from] sso::SsoError),
     #[error(transparent)]
+    Chain(Box<resolve::ResolveError>),
+    #[error(transparent)]
     Profile(#[from] crate::config::ProfileError),
 }
 
@@ -825,8 +884,10 @@ pub enum SelectError {
 #[derive(Debug, Default)]
 pub struct RefreshReport {
     pub results: Vec<(String, Outcome)>,
-    /// `--profile` of an SSO profile: role credentials valid until, or why not.
+    /// `--profile`: the profile's credentials valid until, or why not.
     pub role: Option<Result<Option<OffsetDateTime>, String>>,
+    /// `--profile`: the profile's chain, when it is made of more than keys in a file.
+    pub chain: Option<Chain>,
     /// `--profile` of a credentials-file profile: the `awsAuthRefresh` exit code.
     pub file_refresh_code: Option<u8>,
     pub problems: Vec<String>,
@@ -848,6 +909,7 @@ pub fn refresh(
     config: &Config,
     selection: &Selection,
     opts: &KeepOptions,
+    mfa: &mut dyn FnMut(&RoleStep) -> Option<String>,
     say: &mut dyn FnMut(&str),
 ) -> Result<RefreshReport, SelectError> {
     let mut report = RefreshReport::default();
@@ -872,19 +934,29 @@ pub fn refresh(
             if !crate::config::valid_profile_name(p) {
                 return Err(crate::config::ProfileError::Invalid { name: p.clone(), source_name: "--profile" }.into());
             }
-            match sso::profile_kind(ctx, p)? {
-                ProfileKind::Sso(sp) => {
-                    let name = sp.session.clone().unwrap_or_else(|| format!("profile {p}"));
-                    vec![Target { name, profile: sp, profiles: vec![p.clone()] }]
+            let files = AwsFiles::read(&ctx.env).map_err(|e| SelectError::Chain(Box::new(e)))?;
+            let chain = resolve::resolve_in(&ctx.env, config, &files, p, Choice::Explicit("--profile"))
+                .map_err(|e| SelectError::Chain(Box::new(e)))?;
+            match &chain.base {
+                Base::Sso(sp) => {
+                    let name = sp.session.clone().unwrap_or_else(|| format!("profile {}", sp.profile));
+                    report.chain = Some(chain.clone());
+                    vec![Target { name, profile: sp.clone(), profiles: vec![p.clone()] }]
                 }
-                ProfileKind::CredentialProcess { .. } => return Err(SelectError::CredentialProcess(p.clone())),
-                ProfileKind::Other => {
+                Base::Keys(_) if chain.roles.is_empty() => {
                     // A credentials-file profile: exactly what awsAuthRefresh does.
                     let mut env = ctx.env.clone();
                     env.set(vars::CC_KEEPALIVE_PROFILE, p);
                     let code = crate::hooks::refresh::run(&Ctx::new(env, ctx.now), say);
                     report.file_refresh_code = Some(code);
                     return Ok(report);
+                }
+                Base::Process { .. } if chain.roles.is_empty() => {
+                    return Err(SelectError::CredentialProcess(p.clone()));
+                }
+                _ => {
+                    report.chain = Some(chain);
+                    Vec::new()
                 }
             }
         }
@@ -901,17 +973,25 @@ pub fn refresh(
         );
         report.results.push((t.name.clone(), outcome));
     }
-    if let (Selection::Profile(p), Some(t)) = (selection, chosen.first())
-        && report.results.first().is_some_and(|(_, o)| o.expires_at().is_some())
+    if let (Selection::Profile(p), Some(chain)) = (selection, report.chain.clone())
+        && report.results.iter().all(|(_, o)| !o.is_failure())
     {
-        let r = sso::role_credentials(ctx, config, &t.profile).map(|c| c.expiration).map_err(|e| e.to_string());
+        let r = if opts.force {
+            exec::renew(ctx, config, &chain, opts.threshold, true, mfa)
+        } else {
+            exec::credentials_with_mfa(ctx, config, &chain, mfa)
+        };
+        let r = r.map(|c| c.expiration).map_err(|e| e.to_string());
+        // `profile dev: role credentials …` for SSO, `profile bedrock (bedrock ← role ← …): …` for chains.
+        let what = match (&chain.base, chain.roles.is_empty()) {
+            (Base::Sso(_), true) => format!("profile {p}: role credentials"),
+            _ => format!("profile {p} ({}): credentials", resolve::describe(&chain)),
+        };
         match &r {
-            Ok(Some(exp)) => say(&format!(
-                "profile {p}: role credentials valid until {} ({})",
-                expiry::to_iso8601(*exp),
-                expiry::relative(ctx.now, *exp)
-            )),
-            Ok(None) => say(&format!("profile {p}: role credentials ready")),
+            Ok(Some(exp)) => {
+                say(&format!("{what} valid until {} ({})", expiry::to_iso8601(*exp), expiry::relative(ctx.now, *exp)))
+            }
+            Ok(None) => say(&format!("{what} ready")),
             Err(e) => say(&format!("profile {p}: {e}")),
         }
         report.role = Some(r);

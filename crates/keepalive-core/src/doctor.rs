@@ -13,9 +13,12 @@ use crate::ctx::Ctx;
 use crate::daemon::{self, Target};
 use crate::env::vars;
 use crate::http::{self, Body, Client, Method, Request, Service};
-use crate::providers::sso::{self, ProfileKind};
+use crate::providers::Base;
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::resolve;
+use crate::providers::sso;
 use crate::providers::sso::{cache as sso_cache, role_cache};
-use crate::{expiry, fsutil, paths, source};
+use crate::{expiry, fsutil, paths};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -124,55 +127,87 @@ fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mu
     if let Err(e) = config::resolve_profile(&ctx.env, config) {
         out.problem("profile", e.to_string(), "set a valid \"profile\" in config.json or AWS_PROFILE");
     }
-    for p in hook_profiles {
+    for (p, chain) in daemon::hook_chains(ctx, hook_profiles) {
         let subject = format!("profile {p}");
-        match sso::profile_kind(ctx, p) {
-            Ok(ProfileKind::Sso(sp)) => {
-                if sp.session.is_none() {
-                    out.problem(
-                        subject,
-                        format!(
-                            "legacy SSO profile (sso_start_url in the profile): the AWS CLI gives it no refresh token, so it cannot be refreshed silently and needs a browser login every {}",
-                            "time its token expires (usually 1-12 hours)"
-                        ),
-                        format!(
-                            "convert it to an [sso-session]: add `[sso-session NAME]` with sso_start_url = {}, sso_region = {} and sso_registration_scopes = {REFRESH_SCOPE}; in [profile {p}] replace sso_start_url/sso_region with `sso_session = NAME`; then run `aws sso login --sso-session NAME` (or run `aws configure sso` and answer with a session name)",
-                            sp.start_url, sp.sso_region
-                        ),
-                    );
-                } else {
-                    out.ok(
-                        subject,
-                        format!("SSO via {} (account {}, role {})", sp.label(), sp.account_id, sp.role_name),
-                    );
-                }
-            }
-            Ok(ProfileKind::CredentialProcess { .. }) => out.ok(subject, "credential_process"),
-            Ok(ProfileKind::Other) => match source::read_file(ctx, config, p) {
-                Ok(f) => {
-                    if let Some(w) = &f.profile.expiry_warning {
-                        out.problem(
-                            subject,
-                            w.clone(),
-                            "set \"expirationField\" in config.json to the key your login tool writes",
-                        );
-                    } else if f.expires_at().is_none() {
-                        out.note(
-                            subject,
-                            format!("credentials file ({}), no expiry recorded", f.path.display()),
-                            Some("long-term keys never expire; if your login tool writes an expiry, set \"expirationField\"".into()),
-                        );
-                    } else {
-                        out.ok(subject, format!("credentials file ({})", f.path.display()));
-                    }
-                }
-                Err(e) => out.problem(
+        let chain = match chain {
+            Ok(c) => c,
+            Err(e) if e.is_missing() => {
+                out.problem(
                     subject,
                     e.to_string(),
                     "log in with your AWS login tool, or set \"profile\" in config.json to a profile that exists",
+                );
+                continue;
+            }
+            Err(e) => {
+                out.problem(subject, e.to_string(), "fix the profile in the AWS config file as described");
+                continue;
+            }
+        };
+        let desc = resolve::describe(&chain);
+        if let Base::Sso(sp) = &chain.base
+            && sp.session.is_none()
+        {
+            out.problem(
+                subject,
+                format!(
+                    "{desc}: legacy SSO profile (sso_start_url in the profile): the AWS CLI gives it no refresh token, so it cannot be refreshed silently and needs a browser login every {}",
+                    "time its token expires (usually 1-12 hours)"
                 ),
-            },
-            Err(e) => out.problem(subject, e.to_string(), "fix the profile in the AWS config file as described"),
+                format!(
+                    "convert it to an [sso-session]: add `[sso-session NAME]` with sso_start_url = {}, sso_region = {} and sso_registration_scopes = {REFRESH_SCOPE}; in [profile {}] replace sso_start_url/sso_region with `sso_session = NAME`; then run `aws sso login --sso-session NAME` (or run `aws configure sso` and answer with a session name)",
+                    sp.start_url, sp.sso_region, sp.profile
+                ),
+            );
+            continue;
+        }
+        if let Base::Keys(k) = &chain.base
+            && let Some(w) = &k.keys.expiry_warning
+        {
+            out.problem(subject, w.clone(), "set \"expirationField\" in config.json to the key your login tool writes");
+            continue;
+        }
+        let st = exec::status(ctx, config, &chain);
+        if let Some(problem) = &st.problem {
+            let fix = exec::next_step(&chain, HumanStep::Login, &config.login_cmd)
+                .unwrap_or_else(|| "fix what the message names".into());
+            out.problem(subject, format!("{desc}: {problem}"), fix);
+            continue;
+        }
+        for step in chain.roles.iter().filter(|s| s.mfa_serial.is_some()) {
+            out.note(
+                format!("profile {}", step.profile),
+                format!("assuming {} needs an MFA code ({})", step.role_arn, step.mfa_serial.as_deref().unwrap_or("")),
+                Some(format!(
+                    "run `cc-aws-keepalive refresh --profile {p}` in a terminal when it asks; the hooks use the cached credentials until they end"
+                )),
+            );
+        }
+        match &chain.base {
+            Base::Sso(sp) if chain.roles.is_empty() => {
+                out.ok(subject, format!("SSO via {} (account {}, role {})", sp.label(), sp.account_id, sp.role_name))
+            }
+            Base::Keys(k)
+                if chain.roles.is_empty() && k.keys.creds.as_ref().is_some_and(|c| c.expiration.is_none()) =>
+            {
+                out.note(
+                    subject,
+                    format!("{desc}: no expiry recorded ({})", k.path.display()),
+                    Some(
+                        "long-term keys never expire; if your login tool writes an expiry, set \"expirationField\""
+                            .into(),
+                    ),
+                )
+            }
+            Base::Keys(k) if chain.roles.is_empty() => {
+                out.ok(subject, format!("credentials file ({})", k.path.display()))
+            }
+            Base::Env(_) => out.note(
+                subject,
+                format!("{desc}: the keys in this environment win over every profile, as in botocore"),
+                Some("Claude Code sees them only when started from this same environment".into()),
+            ),
+            _ => out.ok(subject, desc),
         }
     }
 }
@@ -332,13 +367,11 @@ fn command_path(cmd: &str, bin: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn valid_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-}
+// The region checks live in `claude_region`; the tests below still name `valid_region`.
+#[cfg(test)]
+use crate::claude_region::valid_region;
 
+/// Claude Code's env: the Bedrock switch and the region it will use against our profile's.
 fn check_claude_env(
     ctx: &Ctx,
     config: &Config,
@@ -346,67 +379,7 @@ fn check_claude_env(
     hook_profiles: &[String],
     out: &mut Out,
 ) {
-    let env_of = |k: &str| {
-        settings.and_then(|(_, v)| v.get("env")).and_then(|e| e.get(k)).and_then(|x| x.as_str()).map(str::to_string)
-    };
-    let bedrock = env_of("CLAUDE_CODE_USE_BEDROCK").is_some_and(|v| v != "0" && !v.is_empty());
-    let region = env_of(vars::AWS_REGION);
-    let shown = settings.map(|(p, _)| p.display().to_string()).unwrap_or_else(|| "settings.json".into());
-    match (&region, bedrock) {
-        (None, true) => {
-            let hint = ctx.env.get(vars::AWS_REGION).map(|r| format!(" (this shell has AWS_REGION={r})")).unwrap_or_default();
-            out.problem(
-                "Claude Code env",
-                format!(
-                    "CLAUDE_CODE_USE_BEDROCK is set in {shown} but AWS_REGION is not{hint}: Claude Code does not read the region from ~/.aws/config and fails without it when started from a shell that lacks it"
-                ),
-                format!("add \"AWS_REGION\": \"<your Bedrock region>\" to \"env\" in {shown}"),
-            );
-        }
-        (None, false) => out.note(
-            "Claude Code env",
-            format!("{shown} sets neither CLAUDE_CODE_USE_BEDROCK nor AWS_REGION in \"env\""),
-            Some(format!(
-                "for Bedrock add \"CLAUDE_CODE_USE_BEDROCK\": \"1\" and \"AWS_REGION\": \"<region>\" to \"env\" in {shown}"
-            )),
-        ),
-        (Some(r), _) if !valid_region(r) => out.problem(
-            "Claude Code env",
-            format!("AWS_REGION = {r:?} in {shown} is not a region name"),
-            "use a region like us-east-1 or eu-central-1",
-        ),
-        (Some(r), _) => out.ok("Claude Code env", format!("AWS_REGION = {r}")),
-    }
-    // Region mix-ups: Identity Center's region (sso_region) is not where Bedrock runs.
-    let Some(r) = region else { return };
-    for p in hook_profiles {
-        let Ok(ProfileKind::Sso(sp)) = sso::profile_kind(ctx, p) else { continue };
-        let profile_region = sp.region.clone();
-        if r == sp.sso_region && profile_region.as_deref().is_some_and(|pr| pr != r) {
-            out.problem(
-                "regions",
-                format!(
-                    "AWS_REGION = {r} in {shown} is the sso_region of profile {p} (where IAM Identity Center lives), while the profile's region is {}",
-                    profile_region.unwrap_or_default()
-                ),
-                "set AWS_REGION to the region where you use Bedrock (often the profile's region); sso_region stays Identity Center's",
-            );
-        } else if let Some(pr) = profile_region.filter(|pr| pr != &r) {
-            out.note(
-                "regions",
-                format!("profile {p} has region = {pr} but Claude Code uses AWS_REGION = {r} for Bedrock"),
-                Some("fine if intended; Claude Code ignores the profile's region".into()),
-            );
-        }
-        if !valid_region(&sp.sso_region) {
-            out.problem(
-                "regions",
-                format!("sso_region = {:?} of profile {p} is not a region name", sp.sso_region),
-                "set sso_region to your IAM Identity Center region (shown on the AWS access portal)",
-            );
-        }
-    }
-    let _ = config;
+    out.0.extend(crate::claude_region::check(ctx, config, settings, hook_profiles));
 }
 
 /// Keys in a project's settings that run commands to produce credentials.

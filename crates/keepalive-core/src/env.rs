@@ -125,7 +125,11 @@ impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut m = f.debug_map();
         for (k, v) in &self.vars {
-            if SECRET_VARS.contains(&k.as_str()) { m.entry(k, &"***") } else { m.entry(k, v) };
+            if SECRET_VARS.contains(&k.as_str()) {
+                m.entry(k, &"***")
+            } else {
+                m.entry(k, v)
+            };
         }
         m.finish()
     }

@@ -69,8 +69,12 @@ impl Service {
         match self {
             Service::Oidc => format!("https://oidc.{region}.amazonaws.com"),
             Service::Portal => format!("https://portal.sso.{region}.amazonaws.com"),
+            Service::Sts if region.starts_with("cn-") => format!("https://sts.{region}.amazonaws.com.cn"),
             Service::Sts => format!("https://sts.{region}.amazonaws.com"),
-            Service::Signin => format!("https://{region}.signin.aws.amazonaws.com"),
+            // botocore's endpoint rules for the signin service, per partition.
+            Service::Signin if region.starts_with("cn-") => format!("https://{region}.signin.amazonaws.cn"),
+            Service::Signin if region.starts_with("us-gov-") => format!("https://{region}.signin.amazonaws-us-gov.com"),
+            Service::Signin => format!("https://{region}.signin.aws.amazon.com"),
         }
     }
 }
@@ -707,6 +711,17 @@ mod tests {
             resolve(&env, Service::Portal, "eu-west-1").unwrap().base,
             "https://portal.sso.eu-west-1.amazonaws.com"
         );
+        for (service, region, url) in [
+            (Service::Sts, "eu-west-1", "https://sts.eu-west-1.amazonaws.com"),
+            (Service::Sts, "cn-north-1", "https://sts.cn-north-1.amazonaws.com.cn"),
+            (Service::Signin, "us-east-1", "https://us-east-1.signin.aws.amazon.com"),
+            (Service::Signin, "cn-north-1", "https://cn-north-1.signin.amazonaws.cn"),
+            (Service::Signin, "us-gov-west-1", "https://us-gov-west-1.signin.amazonaws-us-gov.com"),
+        ] {
+            assert_eq!(resolve(&env, service, region).unwrap().base, url);
+        }
+        let e = resolve(&env, Service::Sts, "").unwrap_err().to_string();
+        assert!(e.contains("invalid region") && e.contains("STS"), "{e}");
         assert!(resolve(&env, Service::Oidc, "eu-west-1/../x").is_err());
         assert!(resolve(&env, Service::Oidc, "").is_err());
         let env = Env::from_pairs([

@@ -6,6 +6,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod aws_files;
+pub mod claude_region;
 pub mod claude_settings;
 pub mod config;
 pub mod creds;
@@ -27,5 +28,4 @@ pub mod providers;
 pub mod secret;
 pub mod service;
 pub mod sigv4;
-pub mod source;
 pub mod status_report;

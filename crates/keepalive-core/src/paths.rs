@@ -11,7 +11,7 @@ pub enum PathError {
 }
 
 /// Expands a leading `~/` the way the AWS CLI does for path variables.
-fn expand(env: &Env, p: &str) -> PathBuf {
+pub fn expand(env: &Env, p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), env.home()) {
         (Some(rest), Some(home)) => home.join(rest),
         _ => PathBuf::from(p),

@@ -13,8 +13,10 @@ use crate::ctx::Ctx;
 use crate::daemon::{self, DaemonState, Settings};
 use crate::expiry;
 use crate::hook_io::{Colour, paint};
-use crate::providers::sso::{self, ProfileKind};
-use crate::source;
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::resolve::ResolveError;
+use crate::providers::sso;
+use crate::providers::{Base, Chain};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -36,11 +38,16 @@ pub struct SessionRow {
     pub error: Option<String>,
 }
 
+/// Where a hook profile's chain starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileSource {
     Sso { session: String },
     CredentialsFile { field: Option<String> },
+    ConfigKeys,
+    Environment,
+    Login,
     CredentialProcess,
+    WebIdentity,
     Unknown,
 }
 
@@ -49,7 +56,11 @@ impl ProfileSource {
         match self {
             ProfileSource::Sso { .. } => "sso",
             ProfileSource::CredentialsFile { .. } => "credentials-file",
+            ProfileSource::ConfigKeys => "config-file",
+            ProfileSource::Environment => "environment",
+            ProfileSource::Login => "aws-login",
             ProfileSource::CredentialProcess => "credential_process",
+            ProfileSource::WebIdentity => "web-identity",
             ProfileSource::Unknown => "unknown",
         }
     }
@@ -59,8 +70,16 @@ impl ProfileSource {
 pub struct ProfileRow {
     pub name: String,
     pub source: ProfileSource,
-    /// Role credentials (SSO) or credentials-file expiry.
+    /// `bedrock ← role ← dev (sso-session corp)`; `None` when the profile does not resolve.
+    pub chain: Option<String>,
+    /// How many roles are assumed on top of the source.
+    pub roles: usize,
+    /// When the credentials the export hands out expire (cached).
     pub expires_at: Option<OffsetDateTime>,
+    /// When a browser login or an MFA code will be needed: the end of the source session.
+    pub step_at: Option<OffsetDateTime>,
+    /// "login" or "mfa" for `step_at`.
+    pub step: Option<&'static str>,
     pub error: Option<String>,
 }
 
@@ -142,7 +161,10 @@ pub fn collect(ctx: &Ctx) -> Report {
         }
         sessions.push(row);
     }
-    let profiles = hook_profiles.iter().map(|p| profile_row(ctx, config, p)).collect();
+    let profiles = daemon::hook_chains(ctx, &hook_profiles)
+        .into_iter()
+        .map(|(p, chain)| profile_row(ctx, config, &p, chain))
+        .collect();
     Report {
         now: ctx.now,
         interval: settings.interval,
@@ -154,28 +176,48 @@ pub fn collect(ctx: &Ctx) -> Report {
     }
 }
 
-fn profile_row(ctx: &Ctx, config: &Config, name: &str) -> ProfileRow {
-    let mut row = ProfileRow { name: name.to_string(), source: ProfileSource::Unknown, expires_at: None, error: None };
-    match sso::profile_kind(ctx, name) {
-        Ok(ProfileKind::Sso(p)) => {
-            let session = p.session.clone().unwrap_or_else(|| format!("profile {name}"));
-            row.source = ProfileSource::Sso { session };
-            match sso::session_status(ctx, config, &p) {
-                Ok(st) => row.expires_at = st.role_credentials_expire_at,
-                Err(e) => row.error = Some(e.to_string()),
-            }
+fn profile_row(ctx: &Ctx, config: &Config, name: &str, chain: Result<Chain, ResolveError>) -> ProfileRow {
+    let mut row = ProfileRow {
+        name: name.to_string(),
+        source: ProfileSource::Unknown,
+        chain: None,
+        roles: 0,
+        expires_at: None,
+        step_at: None,
+        step: None,
+        error: None,
+    };
+    let chain = match chain {
+        Ok(c) => c,
+        Err(e) => {
+            row.error = Some(e.to_string());
+            return row;
         }
-        Ok(ProfileKind::CredentialProcess { .. }) => row.source = ProfileSource::CredentialProcess,
-        Ok(ProfileKind::Other) => match source::read_file(ctx, config, name) {
-            Ok(f) => {
-                row.source = ProfileSource::CredentialsFile { field: f.profile.expiry_field.clone() };
-                row.expires_at = f.expires_at();
-                row.error = f.profile.expiry_warning.clone();
-            }
-            Err(e) => row.error = Some(e.to_string()),
-        },
-        Err(e) => row.error = Some(e.to_string()),
-    }
+    };
+    row.source = match &chain.base {
+        Base::Sso(p) => {
+            ProfileSource::Sso { session: p.session.clone().unwrap_or_else(|| format!("profile {}", p.profile)) }
+        }
+        Base::Keys(k) if k.path.file_name().is_some_and(|n| n == "config") && k.keys.expiry_field.is_none() => {
+            ProfileSource::ConfigKeys
+        }
+        Base::Keys(k) => ProfileSource::CredentialsFile { field: k.keys.expiry_field.clone() },
+        Base::Env(_) => ProfileSource::Environment,
+        Base::Login(_) => ProfileSource::Login,
+        Base::Process { .. } => ProfileSource::CredentialProcess,
+        Base::WebIdentity(_) => ProfileSource::WebIdentity,
+    };
+    let st = exec::status(ctx, config, &chain);
+    row.chain = Some(st.description);
+    row.roles = chain.roles.len();
+    row.expires_at = st.creds_expire_at;
+    row.step_at = st.step_at;
+    row.step = match st.step {
+        HumanStep::Login => Some("login"),
+        HumanStep::Mfa => Some("mfa"),
+        HumanStep::None => None,
+    };
+    row.error = st.problem;
     row
 }
 
@@ -225,10 +267,14 @@ pub fn to_json(r: &Report) -> Value {
             json!({
                 "name": p.name,
                 "source": p.source.name(),
+                "chain": p.chain,
+                "roles": p.roles,
                 "session": session,
                 "expiryField": field,
                 "expiresAt": iso(p.expires_at),
                 "secondsLeft": secs_left(now, p.expires_at),
+                "stepNeededAt": iso(p.step_at),
+                "stepNeeded": p.step,
                 "error": p.error,
             })
         })
@@ -350,18 +396,30 @@ pub fn render(r: &Report, colour: bool) -> String {
                     ProfileSource::CredentialsFile { field } => {
                         ("credentials file".to_string(), field.clone().unwrap_or_else(|| "no expiry field".into()))
                     }
-                    ProfileSource::CredentialProcess => ("credential_process".to_string(), "-".into()),
-                    ProfileSource::Unknown => ("-".to_string(), "-".into()),
+                    other => (other.name().to_string(), "-".into()),
+                };
+                // A chain shows what it is made of; the source's own detail is inside it.
+                let (source, detail) = match (&p.chain, p.roles) {
+                    (Some(chain), n) if n > 0 => ("role chain".to_string(), chain.clone()),
+                    _ => (source, detail),
                 };
                 let creds = if p.error.is_some() && p.expires_at.is_none() {
                     ("ERROR".into(), Colour::Red)
                 } else {
                     left(now, p.expires_at, threshold)
                 };
-                vec![(p.name.clone(), Colour::Plain), (source, Colour::Plain), (detail, Colour::Plain), creds]
+                let step = match (p.step_at, p.step) {
+                    (Some(t), Some(what)) if t <= now => (format!("{what} NOW"), Colour::Red),
+                    (Some(t), Some(what)) => {
+                        let c = if t - now <= threshold { Colour::Red } else { Colour::Plain };
+                        (format!("{what} in {}", expiry::human(t - now)), c)
+                    }
+                    _ => ("-".into(), Colour::Plain),
+                };
+                vec![(p.name.clone(), Colour::Plain), (source, Colour::Plain), (detail, Colour::Plain), creds, step]
             })
             .collect();
-        out.push_str(&table(&["PROFILE", "SOURCE", "SESSION / FIELD", "CREDENTIALS"], &rows, colour));
+        out.push_str(&table(&["PROFILE", "SOURCE", "SESSION / FIELD", "CREDENTIALS", "NEXT LOGIN"], &rows, colour));
     }
     let mut notes: Vec<String> = Vec::new();
     for s in &r.sessions {
@@ -387,6 +445,20 @@ pub fn render(r: &Report, colour: bool) -> String {
     for p in &r.profiles {
         if let Some(e) = &p.error {
             notes.push(format!("profile {}: {e}", p.name));
+            continue;
+        }
+        // SSO sessions have their own notes above; MFA roles and other sources need one here.
+        let sso_login = matches!(p.source, ProfileSource::Sso { .. }) && p.step == Some("login");
+        if let (Some(t), Some(step), false) = (p.step_at, p.step, sso_login)
+            && t - now <= Duration::hours(24)
+        {
+            let what = if step == "mfa" {
+                format!("an MFA code; run `cc-aws-keepalive refresh --profile {}` in a terminal", p.name)
+            } else {
+                "a login".to_string()
+            };
+            let when = if t <= now { "now".to_string() } else { expiry::relative(now, t) };
+            notes.push(format!("profile {} ({}): needs {what} {when}", p.name, p.chain.as_deref().unwrap_or("-")));
         }
     }
     out.push('\n');

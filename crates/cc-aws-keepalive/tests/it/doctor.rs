@@ -79,11 +79,12 @@ fn problem_lines(stdout: &str) -> String {
 fn finds_each_trap_with_its_fix() {
     let home = clean_home();
     // Legacy profile (start URL inline) used by the hooks, a session without the refresh scope,
-    // Bedrock without AWS_REGION, a credential command in a project's settings, a loose cache file.
+    // Bedrock region only on our profile (Claude Code falls back to us-east-1), a credential
+    // command in a project's settings, a loose cache file.
     home.write(
         ".aws/config",
         "[profile dev]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = us-east-1\n\
-         sso_account_id = 1\nsso_role_name = R\n\
+         sso_account_id = 1\nsso_role_name = R\nregion = eu-west-1\n\
          [sso-session noscope]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n",
     );
     crate::write_token(&home, "noscope", "2026-11-22T13:00:00Z", None, "2030-01-01T00:00:00Z");
@@ -116,9 +117,9 @@ fn finds_each_trap_with_its_fix() {
         // file modes
         "readable by others (mode 644)",
         "chmod 600",
-        // AWS_REGION missing from Claude Code's env
-        "CLAUDE_CODE_USE_BEDROCK is set",
-        "add \"AWS_REGION\"",
+        // Claude Code calls Bedrock in us-east-1, our profile is in eu-west-1
+        "Claude Code will call Bedrock in us-east-1",
+        "add \"AWS_REGION\": \"eu-west-1\"",
         // settings.json wiring to a binary that is gone
         "bin/gone/cc-aws-refresh, which does not exist",
         // credential helper in a project's settings

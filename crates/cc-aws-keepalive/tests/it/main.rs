@@ -12,6 +12,7 @@ mod doctor;
 mod faults;
 mod logs;
 mod refresh;
+mod region;
 mod service;
 mod setup;
 mod status;

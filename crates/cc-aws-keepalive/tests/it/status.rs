@@ -37,8 +37,8 @@ SSO sessions (refreshed when less than 30m is left)
   other    -         NO TOKEN      no                            NOW
 
 Profiles used by the Claude Code hooks
-  PROFILE  SOURCE  SESSION / FIELD  CREDENTIALS
-  dev      sso     corp             45m
+  PROFILE  SOURCE  SESSION / FIELD  CREDENTIALS  NEXT LOGIN
+  dev      sso     corp             45m          login in 90d0h
 
 Daemon: not running (`cc-aws-keepalive service install` starts it in the background)
   would check every 10m, refreshing sessions with less than 30m left
@@ -95,8 +95,10 @@ fn json_golden() {
             }
         ],
         "profiles": [
-            {"name": "dev", "source": "sso", "session": "corp", "expiryField": null,
-             "expiresAt": "2026-11-22T12:45:00Z", "secondsLeft": 2700, "error": null}
+            {"name": "dev", "source": "sso", "chain": "dev (sso-session corp)", "roles": 0,
+             "session": "corp", "expiryField": null,
+             "expiresAt": "2026-11-22T12:45:00Z", "secondsLeft": 2700,
+             "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login", "error": null}
         ],
         "daemon": {
             "running": false, "pid": 4242, "startedAt": "2026-11-22T08:00:00Z",

@@ -11,7 +11,7 @@ use super::{BACKGROUND_LOGIN_ARG, Setup, fresh_margin};
 use crate::ctx::Ctx;
 use crate::env::vars;
 use crate::log::{self, Level};
-use crate::source;
+use crate::providers::{Base, Chain};
 use crate::{lock, process};
 
 /// Claude Code gives `awsAuthRefresh` three minutes; a login must end within that.
@@ -29,10 +29,13 @@ fn stamp_path(ctx: &Ctx) -> Option<PathBuf> {
     crate::paths::state_dir(&ctx.env).ok().map(|d| d.join("autologin.stamp"))
 }
 
-/// When the file's credentials are good for at least the fresh margin.
-pub fn fresh_until(ctx: &Ctx, setup: &Setup, profile: &str) -> Option<OffsetDateTime> {
-    let state = source::read_file(ctx, setup.config(), profile).ok()?;
-    match state.expires_at() {
+/// When the keys a login tool wrote (the base of the profile's chain, read again now) are
+/// good for at least the fresh margin.
+pub fn fresh_until(ctx: &Ctx, _setup: &Setup, _profile: &str) -> Option<OffsetDateTime> {
+    let again = Setup::load(ctx);
+    let Ok(Chain { base: Base::Keys(k), .. }) = &again.chain else { return None };
+    let creds = k.keys.creds.as_ref()?;
+    match creds.expiration {
         Some(t) if t - ctx.now >= fresh_margin() => Some(t),
         // Keys without a recorded expiry are taken as valid.
         None => Some(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)),

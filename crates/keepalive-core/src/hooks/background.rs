@@ -1,5 +1,5 @@
-//! The silent SSO refresh that `cc-aws-check` and `cc-aws-export` start
-//! detached, so a prompt never waits on the network.
+//! The silent renewal that `cc-aws-check` and `cc-aws-export` start detached (SSO and
+//! `aws login` tokens, assumed roles), so a prompt never waits on the network.
 
 use std::path::Path;
 use std::time::Duration as StdDuration;
@@ -8,22 +8,23 @@ use super::Setup;
 use crate::ctx::Ctx;
 use crate::env::vars;
 use crate::log::{self, Level};
-use crate::source::{self, Resolved};
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::{Base, resolve};
 use crate::{expiry, fsutil, lock, process};
 
 /// The hidden first argument a hook binary re-executes itself with.
-pub const BACKGROUND_SSO_ARG: &str = "__background-sso-refresh";
+pub const BACKGROUND_RENEW_ARG: &str = "__background-renew";
 
-/// Background SSO refreshes start at most this often per profile: a network
+/// Background renewals start at most this often per profile: a network
 /// outage must not spawn one process per prompt.
-pub const SSO_EVERY_SECS: i64 = 60;
+pub const RENEW_EVERY_SECS: i64 = 60;
 
-/// Starts a detached silent refresh for an SSO profile unless one started in
+/// Starts a detached silent renewal of the profile's chain unless one started in
 /// the last minute. Returns whether one was started.
-pub fn maybe_start_sso(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
+pub fn maybe_start_renew(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
     let Ok(state) = crate::paths::state_dir(&ctx.env) else { return false };
     let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest()));
-    spawn_self_at_most_every(ctx, &stamp, SSO_EVERY_SECS, BACKGROUND_SSO_ARG, profile, "the silent SSO refresh")
+    spawn_self_at_most_every(ctx, &stamp, RENEW_EVERY_SECS, BACKGROUND_RENEW_ARG, profile, "the silent refresh")
 }
 
 /// Re-executes the running hook binary detached with `arg` for `profile` (`what`
@@ -61,28 +62,34 @@ pub fn spawn_self_at_most_every(
     started
 }
 
-/// The detached side: refresh the token if it is inside the window, then make
-/// sure role credentials with time left are cached for the next export.
-pub fn run_sso(ctx: &Ctx) -> u8 {
+/// The detached side: renew whatever in the chain is inside the refresh window (SSO or
+/// `aws login` token, role credentials), so the next export finds it cached.
+pub fn run_renew(ctx: &Ctx) -> u8 {
     let setup = Setup::load(ctx);
     let Ok(profile) = setup.profile.as_ref() else { return 1 };
-    let Ok(Resolved::Sso(p)) = source::resolve(ctx, setup.config(), profile) else { return 0 };
-    let result = crate::providers::sso::refresh_session(ctx, setup.config(), &p, false)
-        .and_then(|outcome| crate::providers::sso::role_credentials(ctx, setup.config(), &p).map(|_| outcome));
-    match result {
-        Ok(outcome) => {
+    let Ok(chain) = &setup.chain else { return 0 };
+    let window = time::Duration::minutes(setup.config().sso_refresh_minutes as i64);
+    match exec::renew(ctx, setup.config(), chain, window, false, &mut |_| None) {
+        Ok(c) => {
+            let until = c.expiration.map(expiry::to_iso8601).unwrap_or_else(|| "no expiry".into());
+            let what = if chain.roles.is_empty() && !matches!(chain.base, Base::Sso(_)) { "" } else { "role " };
             log::write(
                 ctx,
                 Level::Info,
                 "background",
-                &format!("profile {profile}: {outcome}; role credentials cached"),
+                &format!(
+                    "profile {profile} ({}): {what}credentials cached, valid until {until}",
+                    resolve::describe(chain)
+                ),
             );
             0
         }
         Err(e) => {
-            log::write(ctx, Level::Error, "background", &format!("profile {profile}: silent SSO refresh failed: {e}"));
-            if e.needs_login() {
-                notify_login_needed_once(ctx, &setup, &p);
+            log::write(ctx, Level::Error, "background", &format!("profile {profile}: silent refresh failed: {e}"));
+            if e.human_step() == HumanStep::Login
+                && let Base::Sso(p) = &chain.base
+            {
+                notify_login_needed_once(ctx, &setup, p);
             }
             1
         }

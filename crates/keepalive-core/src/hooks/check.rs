@@ -1,13 +1,13 @@
-//! `cc-aws-check` (`UserPromptSubmit` hook): never blocks the prompt, always
-//! exits 0; warns through `systemMessage` when a login is needed soon, and
-//! starts slow work (silent SSO refresh, auto-login) detached.
+//! `cc-aws-check` (`UserPromptSubmit` hook): never blocks the prompt, always exits 0; warns
+//! through `systemMessage` when a login or MFA code is needed soon, and starts slow work
+//! (silent refreshes, assumed roles, auto-login) detached.
 
 use time::Duration;
 
-use super::{Output, Setup, autologin, background, login_hint};
+use super::{Output, Setup, autologin, background, login_hint, step_hint};
 use crate::ctx::Ctx;
-use crate::providers::sso::SsoProfile;
-use crate::source::{self, FileState, Resolved};
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::{Base, Chain, KeysAt, sso};
 use crate::{expiry, hook_io};
 
 pub fn run(ctx: &Ctx, stdin: &[u8]) -> Output {
@@ -18,8 +18,8 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> Output {
     let mut lines: Vec<String> =
         setup.loaded.problems().into_iter().map(|p| format!("cc-aws-keepalive: {p}")).collect();
     match &setup.profile {
-        Ok(profile) => {
-            if let Some(msg) = assess(ctx, &setup, profile) {
+        Ok(_) => {
+            if let Some(msg) = assess(ctx, &setup) {
                 lines.push(msg);
             }
         }
@@ -34,23 +34,75 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> Output {
 }
 
 /// The warning for this prompt, if any.
-fn assess(ctx: &Ctx, setup: &Setup, profile: &str) -> Option<String> {
-    match source::resolve(ctx, setup.config(), profile) {
-        Ok(Resolved::File(state)) => assess_file(ctx, setup, profile, &state),
-        Ok(Resolved::Sso(p)) => assess_sso(ctx, setup, &p),
-        // A credential_process is run by the export; nothing to watch here.
-        Ok(Resolved::Process { .. }) => None,
-        Err(e) => Some(format!("AWS: no credentials for profile \"{profile}\" ({e}); {}.", login_hint(setup))),
+fn assess(ctx: &Ctx, setup: &Setup) -> Option<String> {
+    let profile = setup.name();
+    let chain = match &setup.chain {
+        Ok(c) => c,
+        Err(e) => {
+            return Some(format!("AWS: no credentials for profile \"{profile}\" ({e}); {}.", login_hint(setup)));
+        }
+    };
+    let window = Duration::minutes(setup.config().sso_refresh_minutes as i64);
+    let status = exec::status(ctx, setup.config(), chain);
+    if status.step == HumanStep::Mfa
+        && let Some(end) = status.step_at
+        && end - ctx.now <= Duration::minutes(setup.config().warn_minutes as i64)
+    {
+        let when = if end <= ctx.now { "now".to_string() } else { expiry::relative(ctx.now, end) };
+        return Some(format!(
+            "AWS: profile \"{profile}\" ({}) needs an MFA code {when}; {}.",
+            status.description,
+            step_hint(setup, HumanStep::Mfa)
+        ));
+    }
+    // Anything cached inside the refresh window is renewed detached, before the export needs it.
+    let stale = status.creds_expire_at.is_none_or(|t| t - ctx.now < window);
+    let renewable = !matches!(chain.base, Base::Keys(_) | Base::Env(_)) || !chain.roles.is_empty();
+    match &chain.base {
+        Base::Keys(k) => {
+            if renewable && stale {
+                background::maybe_start_renew(ctx, setup, profile);
+            }
+            assess_keys(ctx, setup, k)
+        }
+        Base::Sso(p) => assess_sso(ctx, setup, chain, p, stale),
+        _ => {
+            if stale {
+                background::maybe_start_renew(ctx, setup, profile);
+            }
+            if let Some(problem) = &status.problem {
+                return Some(format!("AWS: profile \"{profile}\" ({}): {problem}.", status.description));
+            }
+            let end = status.step_at?;
+            let left = end - ctx.now;
+            if left > Duration::minutes(setup.config().warn_minutes as i64) {
+                return None;
+            }
+            let what = if status.step == HumanStep::Mfa { "an MFA code" } else { "a login" };
+            let when = if left <= Duration::ZERO {
+                format!("needs {what} now")
+            } else {
+                format!("needs {what} {}", expiry::relative(ctx.now, end))
+            };
+            Some(format!(
+                "AWS: profile \"{profile}\" ({}) {when}; {}.",
+                status.description,
+                step_hint(setup, status.step)
+            ))
+        }
     }
 }
 
-fn assess_file(ctx: &Ctx, setup: &Setup, profile: &str, state: &FileState) -> Option<String> {
+/// Keys a login tool wrote: `autoLoginCmd` ahead of expiry, a warning when it is near.
+fn assess_keys(ctx: &Ctx, setup: &Setup, k: &KeysAt) -> Option<String> {
     let cfg = setup.config();
-    let exp = state.expires_at()?;
+    let exp = k.keys.creds.as_ref().and_then(|c| c.expiration)?;
+    let profile = k.profile.as_str();
     let left = exp - ctx.now;
     let warn = Duration::minutes(cfg.warn_minutes as i64);
     let auto = Duration::minutes(cfg.auto_login_minutes as i64);
-    let started = (left <= auto || left <= Duration::ZERO) && autologin::maybe_start_background(ctx, setup, profile);
+    let started =
+        (left <= auto || left <= Duration::ZERO) && autologin::maybe_start_background(ctx, setup, setup.name());
     if left > warn && !started {
         return None;
     }
@@ -66,11 +118,12 @@ fn assess_file(ctx: &Ctx, setup: &Setup, profile: &str, state: &FileState) -> Op
     }
 }
 
-/// SSO: refresh silently in the background when the access token is inside
-/// the refresh window; warn only when a browser login will really be needed.
-fn assess_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile) -> Option<String> {
+/// SSO (directly or as the source of roles): refresh silently in the background when the
+/// access token or the credentials made from it are inside the refresh window; warn only when
+/// a browser login will really be needed.
+fn assess_sso(ctx: &Ctx, setup: &Setup, chain: &Chain, p: &sso::SsoProfile, stale: bool) -> Option<String> {
     let cfg = setup.config();
-    let status = match crate::providers::sso::session_status(ctx, cfg, p) {
+    let status = match sso::session_status(ctx, cfg, p) {
         Ok(s) => s,
         Err(e) => return Some(format!("AWS SSO: {e}")),
     };
@@ -82,8 +135,9 @@ fn assess_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile) -> Option<String> {
     }
     let window = Duration::minutes(cfg.sso_refresh_minutes as i64);
     let role_stale = status.role_credentials_expire_at.is_none_or(|t| t - ctx.now < window);
-    if status.silent_refresh_possible && (status.needs_refresh(ctx.now, window) || role_stale) {
-        background::maybe_start_sso(ctx, setup, &p.profile);
+    let chain_stale = !chain.roles.is_empty() && stale;
+    if status.silent_refresh_possible && (status.needs_refresh(ctx.now, window) || role_stale || chain_stale) {
+        background::maybe_start_renew(ctx, setup, setup.name());
     }
     let end = status.login_needed_at();
     let left = end - ctx.now;

@@ -1,53 +1,56 @@
-//! `cc-aws-export` (`awsCredentialExport`): the profile's credentials, read
-//! fresh on every call, as the JSON Claude Code expects.
+//! `cc-aws-export` (`awsCredentialExport`): the profile's credentials, made by walking its
+//! chain on every call (caches first), as the JSON Claude Code expects.
 
-use super::{Output, Setup, autologin, background, login_hint};
-use crate::creds::Credentials;
+use super::{Output, Setup, autologin, background, login_hint, step_hint};
 use crate::ctx::Ctx;
-use crate::expiry;
-use crate::source::{self, FileState, Resolved};
+use crate::providers::exec::{self, ExecError, HumanStep};
+use crate::providers::{Base, Chain};
 
 pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
     let setup = Setup::load(ctx);
     // Claude Code captures this hook's stderr silently; warnings cost nothing.
     let mut out = Output { stderr: setup.loaded.problems(), ..Output::default() };
-    let profile = match &setup.profile {
-        Ok(p) => p.clone(),
-        Err(e) => return fail(out, format!("cc-aws-export: {e}")),
-    };
-    let creds = match source::resolve(ctx, setup.config(), &profile) {
-        Ok(Resolved::File(state)) => match file_creds(ctx, &setup, &profile, &state, &mut out) {
-            Ok(c) => c,
-            Err(msg) => return fail(out, msg),
-        },
-        Ok(Resolved::Sso(p)) => match crate::providers::sso::role_credentials(ctx, setup.config(), &p) {
-            Ok(c) => c,
-            Err(e) => {
-                if e.needs_login() && !setup.config().auto_login_cmd.is_empty() {
-                    autologin::maybe_start_background(ctx, &setup, &profile);
-                }
-                return fail(out, format!("cc-aws-export: {e}"));
-            }
-        },
-        Ok(Resolved::Process { command }) => match crate::providers::process::credentials(ctx, &profile, &command) {
-            Ok(c) => c,
-            Err(e) => return fail(out, format!("cc-aws-export: {e}")),
-        },
+    if let Err(e) = &setup.profile {
+        return fail(out, format!("cc-aws-export: {e}"));
+    }
+    let profile = setup.name().to_string();
+    let chain = match &setup.chain {
+        Ok(c) => c,
         Err(e) => {
+            // Nothing configured yet: a login tool may be what writes the keys.
+            if e.is_missing() {
+                autologin::maybe_start_background(ctx, &setup, &profile);
+            }
             return fail(
                 out,
                 format!("cc-aws-export: no AWS credentials for profile \"{profile}\": {e}; {}", login_hint(&setup)),
             );
         }
     };
+    watch_login_tool_keys(ctx, &setup, chain, &mut out);
+    let creds = match exec::credentials(ctx, setup.config(), chain) {
+        Ok(c) => c,
+        Err(e) => {
+            let step = e.human_step();
+            if step == HumanStep::Login {
+                autologin::maybe_start_background(ctx, &setup, &profile);
+            }
+            let msg = match &e {
+                // Only these leave the next step unsaid.
+                ExecError::KeysExpired { .. } | ExecError::Resolve(_) => format!("{e}; {}", step_hint(&setup, step)),
+                _ => e.to_string(),
+            };
+            return fail(out, format!("cc-aws-export: {msg}"));
+        }
+    };
     if let Some(left) = creds.remaining(ctx.now) {
         if left <= time::Duration::ZERO {
             return fail(out, format!("cc-aws-export: credentials for profile \"{profile}\" have expired"));
         }
-        // Handing out soon-to-expire SSO credentials is unavoidable only when the
-        // portal issued them that short; start a refresh for next time.
+        // Handing out soon-to-expire credentials is unavoidable only when they were issued
+        // that short; renew in the background for next time.
         if left < super::fresh_margin() {
-            background::maybe_start_sso(ctx, &setup, &profile);
+            background::maybe_start_renew(ctx, &setup, &profile);
         }
     }
     if stdout_is_terminal {
@@ -67,34 +70,18 @@ fn fail(mut out: Output, msg: String) -> Output {
     out
 }
 
-/// Credentials from the shared credentials file; never expired ones.
-fn file_creds(
-    ctx: &Ctx,
-    setup: &Setup,
-    profile: &str,
-    state: &FileState,
-    out: &mut Output,
-) -> Result<Credentials, String> {
-    if let Some(w) = &state.profile.expiry_warning {
-        out.stderr.push(format!("cc-aws-export: {}: profile \"{profile}\": {w}", state.path.display()));
+/// Keys a login tool wrote (the base of the chain, under any roles): say when their expiry
+/// cannot be read, and start `autoLoginCmd` ahead of their expiry.
+fn watch_login_tool_keys(ctx: &Ctx, setup: &Setup, chain: &Chain, out: &mut Output) {
+    let Base::Keys(k) = &chain.base else { return };
+    if let Some(w) = &k.keys.expiry_warning {
+        out.stderr.push(format!("cc-aws-export: {}: profile \"{}\": {w}", k.path.display(), k.profile));
     }
-    let creds = state.creds().cloned().ok_or_else(|| format!("cc-aws-export: no keys for profile \"{profile}\""))?;
-    if let Some(exp) = creds.expiration {
+    if let Some(exp) = k.keys.creds.as_ref().and_then(|c| c.expiration) {
         let left = exp - ctx.now;
         let auto_window = time::Duration::minutes(setup.config().auto_login_minutes as i64);
         if left <= auto_window || left <= time::Duration::ZERO {
-            autologin::maybe_start_background(ctx, setup, profile);
-        }
-        if left <= time::Duration::ZERO {
-            // Expired keys would only earn a 403; Claude Code then falls back
-            // and calls awsAuthRefresh, which is what we want.
-            return Err(format!(
-                "cc-aws-export: AWS credentials for profile \"{profile}\" expired {} ({}); {}",
-                expiry::relative(ctx.now, exp),
-                state.path.display(),
-                login_hint(setup)
-            ));
+            autologin::maybe_start_background(ctx, setup, setup.name());
         }
     }
-    Ok(creds)
 }

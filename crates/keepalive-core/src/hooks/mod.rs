@@ -10,6 +10,9 @@ pub mod statusline;
 
 use crate::config::{self, Config, Loaded};
 use crate::ctx::Ctx;
+use crate::providers::exec::{self, HumanStep};
+use crate::providers::resolve::{self, ResolveError};
+use crate::providers::{Base, Chain};
 
 /// What a hook prints and how it exits.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,23 +25,48 @@ pub struct Output {
 
 pub use crate::providers::cached::{FRESH_MINUTES, fresh_margin};
 
-/// Config and profile, resolved once per hook call.
+/// Config, profile and its chain, resolved once per hook call.
 #[derive(Debug)]
 pub struct Setup {
     pub loaded: Loaded,
     pub profile: Result<String, config::ProfileError>,
+    /// How the profile's credentials are made (an error when the profile is broken).
+    pub chain: Result<Chain, ResolveError>,
 }
 
 impl Setup {
     pub fn load(ctx: &Ctx) -> Setup {
         let loaded = config::load(&ctx.env);
         let profile = config::resolve_profile(&ctx.env, &loaded.config);
-        Setup { loaded, profile }
+        let chain = resolve::resolve(ctx, &loaded.config);
+        Setup { loaded, profile, chain }
     }
 
     pub fn config(&self) -> &Config {
         &self.loaded.config
     }
+
+    /// The profile name for messages ("default" when even the name is broken).
+    pub fn name(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+}
+
+/// What to do when the chain needs `step`, for messages: the exact command when one is
+/// known, else [`login_hint`].
+pub fn step_hint(setup: &Setup, step: HumanStep) -> String {
+    let known = setup.chain.as_ref().ok().and_then(|c| exec::next_step(c, step, &setup.config().login_cmd));
+    match (known, &setup.chain) {
+        (Some(s), Ok(Chain { base: Base::Keys(_), .. })) if setup.config().login_cmd.is_empty() => {
+            format!("{s} (set \"loginCmd\" in {} to see the exact command here)", config_where(setup))
+        }
+        (Some(s), _) => s,
+        (None, _) => login_hint(setup),
+    }
+}
+
+fn config_where(setup: &Setup) -> String {
+    setup.loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into())
 }
 
 /// How to log in, for messages: the configured `loginCmd`, or where to set it.
@@ -65,9 +93,9 @@ pub fn background_entry(first_arg: Option<&std::ffi::OsStr>) -> Option<u8> {
         let ctx = Ctx::from_process();
         return Some(autologin::run_background(&ctx));
     }
-    if arg == background::BACKGROUND_SSO_ARG {
+    if arg == background::BACKGROUND_RENEW_ARG {
         let ctx = Ctx::from_process();
-        return Some(background::run_sso(&ctx));
+        return Some(background::run_renew(&ctx));
     }
     None
 }

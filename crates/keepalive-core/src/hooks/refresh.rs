@@ -1,14 +1,17 @@
-//! `cc-aws-refresh` (`awsAuthRefresh`): Claude Code shows its output to the
-//! user. Succeeds at once when fresh credentials exist already; SSO: refreshes
-//! silently, and opens a browser login only when the refresh token is dead;
-//! credentials file: runs `autoLoginCmd`, else tells the user what to run.
+//! `cc-aws-refresh` (`awsAuthRefresh`): Claude Code shows its output to the user. Succeeds at
+//! once when fresh credentials can be made silently (cached, refreshed SSO or `aws login`
+//! tokens, assumed roles); a browser login (or `autoLoginCmd` for keys a login tool writes)
+//! runs only when the chain's source session is over, and an MFA role is left to
+//! `cc-aws-keepalive refresh` in a terminal.
+
+use time::OffsetDateTime;
 
 use super::autologin::{self, LoginOutcome};
 use super::{Setup, login_hint};
 use crate::ctx::Ctx;
 use crate::expiry;
-use crate::providers::sso::SsoProfile;
-use crate::source::{self, Resolved};
+use crate::providers::exec::{self, ExecError, HumanStep};
+use crate::providers::{Base, Chain, login, sso};
 
 /// Runs the refresh, sending progress lines to `say`. Returns the exit code.
 pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
@@ -16,115 +19,165 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
     for p in setup.loaded.problems() {
         say(&format!("warning: {p}"));
     }
-    let profile = match &setup.profile {
-        Ok(p) => p.clone(),
+    if let Err(e) = &setup.profile {
+        say(&format!("cc-aws-refresh: {e}"));
+        return 1;
+    }
+    let profile = setup.name().to_string();
+    let chain = match &setup.chain {
+        Ok(c) => c.clone(),
+        // Nothing there yet: a login tool may be what writes the keys.
+        Err(e) if e.is_missing() && !setup.config().auto_login_cmd.is_empty() => {
+            return run_auto_login(ctx, &setup, &profile, say);
+        }
+        Err(e) if e.is_missing() => {
+            say(&format!(
+                "cc-aws-refresh: no AWS credentials for profile \"{profile}\": {e}. To continue, {}.",
+                login_hint(&setup)
+            ));
+            return 1;
+        }
         Err(e) => {
             say(&format!("cc-aws-refresh: {e}"));
             return 1;
         }
     };
-    match source::resolve(ctx, setup.config(), &profile) {
-        Ok(Resolved::Sso(p)) => return refresh_sso(ctx, &setup, &p, say),
-        Ok(Resolved::Process { command }) => {
-            return match crate::providers::process::credentials(ctx, &profile, &command) {
-                Ok(c) => {
-                    say(&format!(
-                        "AWS credentials for profile \"{profile}\" from credential_process: {}.",
-                        valid_for(ctx, c.expiration)
-                    ));
-                    0
-                }
-                Err(e) => {
-                    say(&format!("cc-aws-refresh: {e}"));
-                    1
-                }
-            };
-        }
-        // A typo in AWS_CONFIG_FILE is what to fix, not a missing login.
-        Err(e @ source::SourceError::ConfigFileMissing { .. }) if setup.config().auto_login_cmd.is_empty() => {
-            say(&format!("cc-aws-refresh: {e}"));
-            return 1;
-        }
-        Ok(Resolved::File(_)) | Err(_) => {}
+    if let Base::Keys(k) = &chain.base
+        && keys_need_login(ctx, k)
+    {
+        return refresh_keys(ctx, &setup, &profile, say);
     }
-    if let Some(t) = autologin::fresh_until(ctx, &setup, &profile) {
-        say(&fresh_line(ctx, &profile, t, "already valid (refreshed elsewhere)"));
-        return 0;
+    let err = match exec::credentials(ctx, setup.config(), &chain) {
+        Ok(c) => {
+            say(&ok_line(ctx, &profile, &chain, c.expiration));
+            return 0;
+        }
+        Err(e) => e,
+    };
+    match err.human_step() {
+        HumanStep::Login => browser_login(ctx, &setup, &chain, &err, say),
+        // The message says to run `cc-aws-keepalive refresh` in a terminal.
+        HumanStep::Mfa | HumanStep::None => {
+            say(&format!("cc-aws-refresh: {err}"));
+            1
+        }
     }
+}
+
+/// Keys from a login tool that expire within the fresh margin need that tool again.
+fn keys_need_login(ctx: &Ctx, k: &crate::providers::KeysAt) -> bool {
+    k.keys.creds.as_ref().and_then(|c| c.expiration).is_some_and(|t| t - ctx.now < super::fresh_margin())
+}
+
+/// Keys written by a login tool: `autoLoginCmd` when configured, else say what to run.
+fn refresh_keys(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&str)) -> u8 {
     if setup.config().auto_login_cmd.is_empty() {
         say(&format!(
             "AWS credentials for profile \"{profile}\" {}. To continue, {}.",
-            state_words(ctx, &setup, &profile),
-            login_hint(&setup)
+            state_words(ctx, setup),
+            login_hint(setup)
         ));
         return 1;
     }
-    match autologin::run_foreground(ctx, &setup, &profile, say) {
+    run_auto_login(ctx, setup, profile, say)
+}
+
+fn run_auto_login(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&str)) -> u8 {
+    match autologin::run_foreground(ctx, setup, profile, say) {
         LoginOutcome::Fresh(t) => {
-            say(&fresh_line(ctx, &profile, t, "refreshed"));
+            say(&fresh_line(ctx, profile, t, "refreshed"));
             0
         }
         LoginOutcome::Failed(why) => {
             say(&format!(
                 "Automatic login for profile \"{profile}\" failed: {why}. To continue, {}.",
-                login_hint(&setup)
+                login_hint(setup)
             ));
             1
         }
     }
 }
 
-/// Silent path first (token refresh + role credentials); a browser login
-/// (`loginCmd`, else `aws sso login`) only when the refresh token is dead.
-fn refresh_sso(ctx: &Ctx, setup: &Setup, p: &SsoProfile, say: &mut dyn FnMut(&str)) -> u8 {
+/// The source session is over: its browser login (`loginCmd`, else `aws sso login` or
+/// `aws login`), then the chain again.
+fn browser_login(ctx: &Ctx, setup: &Setup, chain: &Chain, err: &ExecError, say: &mut dyn FnMut(&str)) -> u8 {
     let cfg = setup.config();
-    let err = match crate::providers::sso::role_credentials(ctx, cfg, p) {
-        Ok(c) => {
+    let (base_profile, command, what) = match &chain.base {
+        Base::Sso(p) => {
             say(&format!(
-                "AWS SSO ({}) for profile \"{}\": role credentials {}.",
-                p.label(),
-                p.profile,
-                valid_for(ctx, c.expiration)
+                "The AWS SSO session ({}) cannot be refreshed silently: a browser login is needed.",
+                p.label()
             ));
-            return 0;
+            (p.profile.clone(), sso::login_command(p), "SSO login")
         }
-        Err(e) => e,
+        Base::Login(p) => {
+            say(&format!("The aws login session of profile \"{}\" has ended: a browser login is needed.", p.profile));
+            (p.profile.clone(), login::login_command(p), "aws login")
+        }
+        Base::Keys(k) if !cfg.auto_login_cmd.is_empty() => {
+            return run_auto_login(ctx, setup, &k.profile.clone(), say);
+        }
+        _ => {
+            say(&format!("cc-aws-refresh: {err}; {}.", super::step_hint(setup, HumanStep::Login)));
+            return 1;
+        }
     };
-    if !err.needs_login() {
-        say(&format!("cc-aws-refresh: {err}"));
-        return 1;
-    }
-    let command =
-        if cfg.login_cmd.is_empty() { crate::providers::sso::login_command(p) } else { cfg.login_cmd.clone() };
-    say(&format!("The AWS SSO session ({}) cannot be refreshed silently: a browser login is needed.", p.label()));
-    let fresh = || crate::providers::sso::role_credentials(ctx, cfg, p).ok().map(|c| c.expiration.unwrap_or(ctx.now));
-    match autologin::run_login(ctx, &p.profile, &command, "SSO login", &fresh, say) {
+    let command = if cfg.login_cmd.is_empty() { command } else { cfg.login_cmd.clone() };
+    let profile = setup.name().to_string();
+    // The login changes the caches (and maybe the files): resolve again to judge it.
+    let fresh = || {
+        let again = Setup::load(ctx);
+        let chain = again.chain.as_ref().ok()?;
+        exec::credentials(ctx, again.config(), chain)
+            .ok()
+            .map(|c| c.expiration.unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)))
+    };
+    match autologin::run_login(ctx, &base_profile, &command, what, &fresh, say) {
         LoginOutcome::Fresh(t) => {
-            say(&format!(
-                "AWS SSO login for profile \"{}\" done: role credentials {}.",
-                p.profile,
-                valid_for(ctx, Some(t))
-            ));
+            say(&format!("{what} for profile \"{profile}\" done: credentials {}.", valid_for(ctx, Some(t))));
             0
         }
         LoginOutcome::Failed(why) => {
-            say(&format!(
-                "AWS SSO login for profile \"{}\" failed: {why}. Run `{command}` in another terminal.",
-                p.profile
-            ));
+            say(&format!("{what} for profile \"{profile}\" failed: {why}. Run `{command}` in another terminal."));
             1
         }
     }
 }
 
-fn valid_for(ctx: &Ctx, until: Option<time::OffsetDateTime>) -> String {
+fn ok_line(ctx: &Ctx, profile: &str, chain: &Chain, until: Option<OffsetDateTime>) -> String {
+    match &chain.base {
+        // Keys a login tool wrote: someone (another session, the user) logged in already.
+        Base::Keys(_) if chain.roles.is_empty() => fresh_line(
+            ctx,
+            profile,
+            until.unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)),
+            "already valid (refreshed elsewhere)",
+        ),
+        Base::Sso(p) if chain.roles.is_empty() => {
+            format!(
+                "AWS SSO ({}) for profile \"{}\": role credentials {}.",
+                p.label(),
+                p.profile,
+                valid_for(ctx, until)
+            )
+        }
+        _ => format!(
+            "AWS credentials for profile \"{profile}\" ({}): {}.",
+            crate::providers::resolve::describe(chain),
+            valid_for(ctx, until)
+        ),
+    }
+}
+
+fn valid_for(ctx: &Ctx, until: Option<OffsetDateTime>) -> String {
     match until {
+        Some(t) if t.year() >= 9999 => "valid (no expiry recorded)".into(),
         Some(t) => format!("valid for {}", expiry::human(t - ctx.now)),
         None => "valid (no expiry)".into(),
     }
 }
 
-fn fresh_line(ctx: &Ctx, profile: &str, until: time::OffsetDateTime, how: &str) -> String {
+fn fresh_line(ctx: &Ctx, profile: &str, until: OffsetDateTime, how: &str) -> String {
     if until.year() >= 9999 {
         format!("AWS credentials for profile \"{profile}\" {how} (no expiry recorded).")
     } else {
@@ -133,13 +186,14 @@ fn fresh_line(ctx: &Ctx, profile: &str, until: time::OffsetDateTime, how: &str) 
 }
 
 /// "expired 5m ago", "expire in 3m", "are missing (…)".
-fn state_words(ctx: &Ctx, setup: &Setup, profile: &str) -> String {
-    match crate::source::read_file(ctx, setup.config(), profile) {
-        Ok(s) => match s.expires_at() {
+fn state_words(ctx: &Ctx, setup: &Setup) -> String {
+    match &setup.chain {
+        Ok(Chain { base: Base::Keys(k), .. }) => match k.keys.creds.as_ref().and_then(|c| c.expiration) {
             Some(t) if t <= ctx.now => format!("expired {}", expiry::relative(ctx.now, t)),
             Some(t) => format!("expire {}", expiry::relative(ctx.now, t)),
             None => "are not usable".into(),
         },
+        Ok(_) => "are not usable".into(),
         Err(e) => format!("are missing ({e})"),
     }
 }

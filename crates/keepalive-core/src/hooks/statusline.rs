@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use super::Setup;
 use crate::ctx::Ctx;
 use crate::hook_io::{Colour, paint};
-use crate::source::{self, Resolved};
+use crate::providers::exec;
 use crate::{expiry, process};
 
 /// A composed command slower than this is dropped; the timer always shows.
@@ -37,29 +37,26 @@ enum Until {
     Missing,
 }
 
-fn until(ctx: &Ctx, setup: &Setup, profile: &str) -> Until {
-    match source::resolve(ctx, setup.config(), profile) {
-        Ok(Resolved::File(state)) => state.expires_at().map_or(Until::Unknown, Until::At),
-        // The SSO session lasts as long as the access token, extended by a
-        // refresh token that can still be used; role credentials are renewed
-        // from it silently.
-        Ok(Resolved::Sso(p)) => match crate::providers::sso::session_status(ctx, setup.config(), &p) {
-            Ok(s) if s.token_found => Until::At(s.login_needed_at()),
-            _ => Until::Missing,
-        },
-        Ok(Resolved::Process { command }) => {
-            crate::providers::process::cached_expiry(ctx, profile, &command).map_or(Until::Unknown, Until::At)
-        }
-        Err(_) => Until::Missing,
+/// The moment a human step is needed (the source session's end, an MFA role's expiry); the
+/// credentials' own expiry when nothing else is known to end the session.
+fn until(ctx: &Ctx, setup: &Setup) -> Until {
+    let Ok(chain) = &setup.chain else { return Until::Missing };
+    let status = exec::status(ctx, setup.config(), chain);
+    if status.missing {
+        return Until::Missing;
+    }
+    match status.step_at.or(status.creds_expire_at) {
+        Some(t) => Until::At(t),
+        None => Until::Unknown,
     }
 }
 
 fn timer(ctx: &Ctx, setup: &Setup) -> String {
     let colour = ctx.colour();
-    let Ok(profile) = &setup.profile else {
+    if setup.profile.is_err() {
         return paint("AWS: bad profile", Colour::Red, colour);
-    };
-    let exp = match until(ctx, setup, profile) {
+    }
+    let exp = match until(ctx, setup) {
         Until::At(t) => t,
         Until::Unknown => return "AWS: no expiry".to_string(),
         Until::Missing => return paint("AWS: no credentials", Colour::Red, colour),

@@ -8,8 +8,10 @@
 
 pub mod assume_role;
 pub mod cached;
+pub mod exec;
 pub mod login;
 pub mod process;
+pub mod resolve;
 pub mod sso;
 pub mod sts;
 pub mod web_identity;

@@ -4,7 +4,10 @@
 // Helpers outside `#[test]` functions fail the test at the cause, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod assume_role;
 mod botocore;
+mod ini_parity;
 mod lock;
+mod login;
 mod sso_flow;
 mod support;

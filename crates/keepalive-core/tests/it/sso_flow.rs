@@ -6,7 +6,7 @@ use std::time::Instant;
 use keepalive_core::ctx::Ctx;
 use keepalive_core::expiry;
 use keepalive_core::providers::sso::role_cache;
-use keepalive_core::providers::sso::{self, ProfileKind, RefreshOutcome};
+use keepalive_core::providers::sso::{self, RefreshOutcome};
 use keepalive_core::{creds::Credentials, secret::Secret};
 use serde_json::json;
 use test_support::{Fault, Route};
@@ -584,13 +584,18 @@ fn session_status_reports_without_network() {
 }
 
 #[test]
-fn profile_kind_from_the_test_home() {
+fn the_resolver_classifies_profiles_in_the_test_home() {
+    use keepalive_core::config::{Choice, Config};
+    use keepalive_core::providers::Base;
+    use keepalive_core::providers::resolve::{AwsFiles, resolve_in};
     let f = Fixture::new();
-    let ctx = f.ctx();
-    assert!(
-        matches!(sso::profile_kind(&ctx, "dev").unwrap(), ProfileKind::Sso(p) if p.session.as_deref() == Some("corp"))
-    );
-    assert_eq!(sso::profile_kind(&ctx, "nope").unwrap(), ProfileKind::Other);
+    let resolve = |name: &str| {
+        let ctx = f.ctx();
+        let files = AwsFiles::read(&ctx.env).unwrap();
+        resolve_in(&ctx.env, &Config::default(), &files, name, Choice::Explicit("test"))
+    };
+    assert!(matches!(resolve("dev").unwrap().base, Base::Sso(p) if p.session.as_deref() == Some("corp")));
+    assert!(resolve("nope").unwrap_err().is_missing());
     f.home.write(
         ".aws/config",
         format!(
@@ -601,12 +606,9 @@ fn profile_kind_from_the_test_home() {
     );
     // botocore prefers credentials-file keys over credential_process.
     f.home.write(".aws/credentials", "[keys]\naws_access_key_id = AKIAX\naws_secret_access_key = S\n");
-    assert_eq!(
-        sso::profile_kind(&f.ctx(), "proc").unwrap(),
-        ProfileKind::CredentialProcess { command: "my-tool creds".into() }
-    );
-    assert_eq!(sso::profile_kind(&f.ctx(), "keys").unwrap(), ProfileKind::Other);
-    let e = sso::profile_kind(&f.ctx(), "broken").unwrap_err().to_string();
+    assert!(matches!(resolve("proc").unwrap().base, Base::Process { command, .. } if command == "my-tool creds"));
+    assert!(matches!(resolve("keys").unwrap().base, Base::Keys(_)));
+    let e = resolve("broken").unwrap_err().to_string();
     assert!(e.contains("sso_role_name") && e.contains(".aws/config") && e.contains("\"broken\""), "{e}");
 }
 

@@ -1,5 +1,6 @@
-//! The mock AWS server: Bedrock runtime and control plane, STS, SSO-OIDC and the SSO portal on
-//! one loopback port, with SigV4 verification, fault injection and a request log.
+//! The mock AWS server: Bedrock runtime and control plane, STS, SSO-OIDC, the SSO portal and AWS
+//! Sign-In (`aws login`, in `signin`) on one loopback port, with SigV4 verification, fault
+//! injection and a request log.
 //!
 //! What the real Claude Code 2.1.330 sends (`claude -p "say hi" --output-format stream-json
 //! --verbose`, `CLAUDE_CODE_USE_BEDROCK=1`, `AWS_REGION=us-east-1`, `ANTHROPIC_BEDROCK_BASE_URL`
@@ -39,6 +40,8 @@
 
 mod http;
 mod routes;
+pub mod signin;
+pub mod sts;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -61,9 +64,11 @@ const JOIN_WAIT: Duration = Duration::from_secs(3);
 pub enum Route {
     /// SSO-OIDC `POST /token` (CreateToken).
     Token,
+    /// AWS Sign-In `POST /v1/token` (CreateOAuth2Token, `aws login` refreshes).
+    SigninToken,
     /// SSO portal `GET /federation/credentials` (GetRoleCredentials).
     RoleCredentials,
-    /// STS query API `POST /` (GetCallerIdentity).
+    /// STS query API `POST /` (GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity: `sts`).
     Sts,
     /// Bedrock runtime `POST /model/{id}/invoke`.
     BedrockInvoke,
@@ -76,8 +81,9 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 8] = [
         Route::Token,
+        Route::SigninToken,
         Route::RoleCredentials,
         Route::Sts,
         Route::BedrockInvoke,
@@ -90,6 +96,7 @@ impl Route {
     pub fn name(self) -> &'static str {
         match self {
             Route::Token => "token",
+            Route::SigninToken => "signin-token",
             Route::RoleCredentials => "role-credentials",
             Route::Sts => "sts",
             Route::BedrockInvoke => "invoke",
@@ -124,7 +131,7 @@ pub enum Fault {
     InvalidGrant,
     /// The route's own "your credentials are no good" answer: 401 `invalid_client` for
     /// CreateToken, 401 `UnauthorizedException` for the portal, 403 `ExpiredToken` (XML) for
-    /// STS, 403 `ExpiredTokenException` for Bedrock routes.
+    /// STS, 403 `ExpiredTokenException` for Bedrock routes, 401 `TOKEN_EXPIRED` for Sign-In.
     Unauthorized,
     /// Close the connection without answering.
     CloseConnection,
@@ -254,6 +261,8 @@ struct State {
     issued_access_tokens: Vec<String>,
     issued_refresh_tokens: Vec<String>,
     issued_role_keys: Vec<String>,
+    signin: signin::SigninState,
+    sts: sts::StsState,
 }
 
 impl State {
@@ -275,6 +284,8 @@ impl State {
             issued_access_tokens: Vec::new(),
             issued_refresh_tokens: Vec::new(),
             issued_role_keys: Vec::new(),
+            signin: signin::SigninState::new(),
+            sts: sts::StsState::default(),
         }
     }
 

@@ -21,7 +21,7 @@ pub(super) fn handle(shared: &Shared, req: &Request) -> (Response, u64) {
         (seq, st.take_fault(route))
     };
     let sig = match route {
-        Route::Sts => Some(verify_sigv4(shared, req, "sts")),
+        Route::Sts if !super::sts::is_unsigned(req) => Some(verify_sigv4(shared, req, "sts")),
         Route::BedrockInvoke | Route::BedrockStream | Route::InferenceProfiles => {
             Some(verify_sigv4(shared, req, "bedrock"))
         }
@@ -75,6 +75,7 @@ fn classify(req: &Request) -> Route {
     let p = req.path.as_str();
     match req.method.as_str() {
         "POST" if p == "/token" => Route::Token,
+        "POST" if p == "/v1/token" => Route::SigninToken,
         "GET" if p == "/federation/credentials" => Route::RoleCredentials,
         "POST" | "GET" if p == "/" && sts_action(req).is_some() => Route::Sts,
         "POST" if p.starts_with("/model/") && p.ends_with("/invoke-with-response-stream") => Route::BedrockStream,
@@ -91,7 +92,7 @@ fn sts_action(req: &Request) -> Option<String> {
 }
 
 /// Value of `name` in a `application/x-www-form-urlencoded` string.
-fn form_value(form: &str, name: &str) -> Option<String> {
+pub(super) fn form_value(form: &str, name: &str) -> Option<String> {
     form.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| String::from_utf8_lossy(&sigv4::percent_decode(&s.replace('+', " "))).into_owned();
@@ -237,8 +238,9 @@ fn answer(shared: &Shared, route: Route, req: &Request, sig: Option<&SigCheck>, 
     }
     match route {
         Route::Token => create_token(shared, req),
+        Route::SigninToken => super::signin::token(shared, req),
         Route::RoleCredentials => role_credentials(shared, req),
-        Route::Sts => sts(req, sig.and_then(|s| s.access_key_id.as_deref())),
+        Route::Sts => super::sts::answer(shared, req, sig.and_then(|s| s.access_key_id.as_deref())),
         Route::BedrockInvoke => invoke(shared, model_id.unwrap_or_default()),
         Route::BedrockStream => invoke_stream(shared, model_id.unwrap_or_default()),
         Route::InferenceProfiles => inference_profiles(req),
@@ -254,7 +256,7 @@ fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
 }
 
 /// Error in the STS query protocol (XML).
-fn sts_error(status: u16, code: &str, message: &str) -> Response {
+pub(super) fn sts_error(status: u16, code: &str, message: &str) -> Response {
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
     Response::new(
         status,
@@ -374,6 +376,7 @@ fn fault_response(route: Route, fault: &Fault) -> Response {
             Route::BedrockInvoke | Route::BedrockStream | Route::InferenceProfiles => {
                 aws_json_error(403, "ExpiredTokenException", "The security token included in the request is expired")
             }
+            Route::SigninToken => super::signin::token_expired(),
             Route::RoleCredentials | Route::Other => {
                 aws_json_error(401, "UnauthorizedException", "Session token not found or invalid")
             }
@@ -481,7 +484,7 @@ fn role_credentials(shared: &Shared, req: &Request) -> Response {
     )
 }
 
-fn sts(req: &Request, access_key_id: Option<&str>) -> Response {
+pub(super) fn sts(req: &Request, access_key_id: Option<&str>) -> Response {
     let action = sts_action(req).unwrap_or_default();
     if action != "GetCallerIdentity" {
         return sts_error(400, "InvalidAction", &format!("mock: unsupported STS action {action}"));

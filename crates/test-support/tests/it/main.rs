@@ -11,8 +11,10 @@ mod faults;
 mod home;
 mod http;
 mod mock_binary;
+mod signin;
 mod sigv4;
 mod sso;
+mod sts;
 
 use test_support::MockAws;
 use test_support::client::{Creds, HttpResponse, SignedRequest, send_signed};

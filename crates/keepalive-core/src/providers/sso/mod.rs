@@ -2,7 +2,8 @@
 //! refresh under a cross-process lock, and role credentials shared with the
 //! AWS CLI's caches. This is the API the hooks and the CLI call:
 //!
-//! - [`profile_kind`]: what kind of profile a name refers to.
+//! - [`SsoProfile::from_config`]: an SSO profile's settings (the resolver decides which
+//!   profiles are SSO).
 //! - [`role_credentials`]: credentials to export (cache → refresh → portal).
 //! - [`session_status`]: what the caches say, without any network.
 //! - [`refresh_session`]: a silent token refresh only.
@@ -74,10 +75,6 @@ pub enum SsoError {
         "profile \"{profile}\" in {path}: {key} differs between the profile and [sso-session {session}]; remove it from the profile or make them equal"
     )]
     Inconsistent { profile: String, key: &'static str, session: String, path: PathBuf },
-    #[error(
-        "profile \"{profile}\" in {path} uses {what}, which cc-aws-keepalive does not support; use an SSO profile, a credential_process profile, or a profile in the credentials file"
-    )]
-    Unsupported { profile: String, what: &'static str, path: PathBuf },
     #[error("AWS SSO login needed for profile \"{profile}\": {reason}; run `{command}`")]
     NeedsLogin { profile: String, reason: String, command: String },
     #[error("{source}; run `{command}` to replace it")]
@@ -104,19 +101,6 @@ impl SsoError {
     pub fn needs_login(&self) -> bool {
         matches!(self, SsoError::NeedsLogin { .. } | SsoError::TokenCache { .. })
     }
-}
-
-/// What a profile in `~/.aws/config` is, as far as we are concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProfileKind {
-    /// IAM Identity Center: role credentials from an SSO token.
-    Sso(SsoProfile),
-    /// `credential_process = …` (and no keys for it in the credentials file,
-    /// which botocore would prefer).
-    CredentialProcess { command: String },
-    /// Anything else: keys in the credentials file (saml2aws and friends), or
-    /// a profile the config file does not mention.
-    Other,
 }
 
 /// A complete SSO profile, resolved with its `[sso-session]`.
@@ -201,6 +185,19 @@ fn section_label(profile: &str) -> String {
     if profile == "default" { "[default]".to_string() } else { format!("[profile {profile}]") }
 }
 
+impl SsoProfile {
+    /// The SSO profile `name` from its (merged) profile section and the config file holding
+    /// its `[sso-session]`; an error naming the missing or contradicting key.
+    pub fn from_config(
+        name: &str,
+        section: &Section,
+        doc: &IniDoc,
+        path: &std::path::Path,
+    ) -> Result<SsoProfile, SsoError> {
+        from_sections(name, section, doc, path)
+    }
+}
+
 fn from_sections(name: &str, section: &Section, doc: &IniDoc, path: &std::path::Path) -> Result<SsoProfile, SsoError> {
     let incomplete = |key: &'static str, sect: String| SsoError::Incomplete {
         profile: name.to_string(),
@@ -251,46 +248,6 @@ fn from_sections(name: &str, section: &Section, doc: &IniDoc, path: &std::path::
         registration_scopes: scopes.map(str::to_string),
         config_path: path.to_path_buf(),
     })
-}
-
-/// Keys that make botocore assume a role or use web identity before it looks
-/// at SSO or the credentials file. We do not implement those chains.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("role_arn", "role_arn (assume role)"),
-    ("web_identity_token_file", "web_identity_token_file"),
-    ("credential_source", "credential_source"),
-];
-
-/// Classifies profile `profile` from the AWS config file (and, only for
-/// `credential_process`, the credentials file, whose keys botocore prefers).
-/// A missing config file or profile is [`ProfileKind::Other`]; an SSO profile
-/// missing a key is an error naming it.
-pub fn profile_kind(ctx: &Ctx, profile: &str) -> Result<ProfileKind, SsoError> {
-    let path = paths::aws_config_file(&ctx.env)?;
-    let Some(doc) = IniDoc::read(&path)? else {
-        return Ok(ProfileKind::Other);
-    };
-    let Some(section) = doc.config_profile(profile) else {
-        return Ok(ProfileKind::Other);
-    };
-    if let Some((_, what)) = UNSUPPORTED.iter().find(|(k, _)| get(section, k).is_some()) {
-        return Err(SsoError::Unsupported { profile: profile.to_string(), what, path });
-    }
-    if is_sso(section) {
-        return from_sections(profile, section, &doc, &path).map(ProfileKind::Sso);
-    }
-    if let Some(command) = get(section, "credential_process") {
-        let creds_path = paths::aws_credentials_file(&ctx.env)?;
-        let has_keys = IniDoc::read(&creds_path)
-            .ok()
-            .flatten()
-            .and_then(|d| d.section(profile).map(|s| get(s, "aws_access_key_id").is_some()))
-            .unwrap_or(false);
-        if !has_keys {
-            return Ok(ProfileKind::CredentialProcess { command: command.to_string() });
-        }
-    }
-    Ok(ProfileKind::Other)
 }
 
 /// What the caches say about an SSO profile, read without any network.
@@ -698,7 +655,7 @@ mod tests {
     }
 
     #[test]
-    fn profile_kinds() {
+    fn sso_profiles_and_their_errors() {
         let text = "[profile s]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\nregion = eu-west-1\n\
                     [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-central-1\n\
                     sso_registration_scopes = sso:account:access\n\
@@ -712,31 +669,25 @@ mod tests {
                     [profile noregion]\nsso_start_url = https://x/start\nsso_account_id = 1\nsso_role_name = R\n\
                     [profile clash]\nsso_session = corp\nsso_region = us-west-2\nsso_account_id = 1\nsso_role_name = R\n";
         let (ctx, dir) = ctx_with(text, "kinds");
-        let ProfileKind::Sso(s) = profile_kind(&ctx, "s").unwrap() else { panic!() };
+        let s = SsoProfile::load(&ctx, "s").unwrap();
         assert_eq!(s.session.as_deref(), Some("corp"));
         assert_eq!(s.sso_region, "eu-central-1");
         assert_eq!(s.region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.registration_scopes.as_deref(), Some("sso:account:access"));
         assert_eq!(login_command(&s), "aws sso login --sso-session corp");
-        let ProfileKind::Sso(d) = profile_kind(&ctx, "default").unwrap() else { panic!() };
+        let d = SsoProfile::load(&ctx, "default").unwrap();
         assert_eq!(d.session, None);
         assert_eq!(d.token_key_source(), "https://legacy.awsapps.com/start");
         assert_eq!(login_command(&d), "aws sso login --profile default");
-        assert_eq!(
-            profile_kind(&ctx, "cp").unwrap(),
-            ProfileKind::CredentialProcess { command: "/bin/echo hi".into() }
-        );
-        assert_eq!(profile_kind(&ctx, "plain").unwrap(), ProfileKind::Other);
-        assert_eq!(profile_kind(&ctx, "absent").unwrap(), ProfileKind::Other);
+        assert!(SsoProfile::load(&ctx, "cp").is_err());
         let cfg = dir.join("config").display().to_string();
         for (name, needles) in [
-            ("ar", vec!["role_arn", "not support"]),
             ("noacct", vec!["sso_account_id", "[profile noacct]"]),
             ("nosess", vec!["[sso-session nope]"]),
             ("noregion", vec!["sso_region", "[profile noregion]"]),
             ("clash", vec!["sso_region", "differs"]),
         ] {
-            let e = profile_kind(&ctx, name).unwrap_err().to_string();
+            let e = SsoProfile::load(&ctx, name).unwrap_err().to_string();
             assert!(e.contains(&cfg) && e.contains(&format!("\"{name}\"")), "{name}: {e}");
             for n in needles {
                 assert!(e.contains(n), "{name}: {e}");
@@ -750,7 +701,7 @@ mod tests {
     fn profile_default_wins_and_quotes() {
         let (ctx, dir) = ctx_with(
             "[default]\nregion=x\n[profile default]\nsso_session = my corp\nsso_account_id = 1\nsso_role_name = R\n\
-             [sso-session my corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
+             [sso-session \"my corp\"]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
             "default",
         );
         let p = SsoProfile::load(&ctx, "default").unwrap();

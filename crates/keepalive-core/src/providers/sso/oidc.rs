@@ -60,8 +60,14 @@ pub fn create_token(
         "refreshToken": refresh_token.expose(),
     })
     .to_string();
-    let req =
-        Request { op: "CreateToken", method: Method::Post, path: "/token", query: &[], headers: &[], body: Body::Json(body) };
+    let req = Request {
+        op: "CreateToken",
+        method: Method::Post,
+        path: "/token",
+        query: &[],
+        headers: &[],
+        body: Body::Json(body),
+    };
     let reply = client.send(&req)?;
     if reply.status != 200 {
         let code = reply.error_code();

@@ -1,0 +1,308 @@
+//! The executor: walks a [`Chain`] from its base outwards. [`credentials`] makes what the
+//! export hands out (caches first, network only when they are stale); [`status`] says what the
+//! caches hold without any network; [`renew`] renews ahead of time for the background refresh,
+//! the daemon and `cc-aws-keepalive refresh`.
+
+use time::{Duration, OffsetDateTime};
+
+use super::cached::{self, CacheLockError};
+use super::resolve::{self, ResolveError};
+use super::{Base, Chain, RoleStep, assume_role, login, process, sso, web_identity};
+use crate::config::Config;
+use crate::creds::Credentials;
+use crate::ctx::Ctx;
+use crate::expiry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Resolve(Box<ResolveError>),
+    #[error("AWS credentials for profile \"{profile}\" in {path} expired {when}")]
+    KeysExpired { profile: String, path: std::path::PathBuf, when: String },
+    #[error(
+        "the AWS credentials in the environment expired {when}; renew them (e.g. a new `aws-vault exec` or `granted assume`) and restart Claude Code from that shell"
+    )]
+    EnvExpired { when: String },
+    #[error(transparent)]
+    Sso(Box<sso::SsoError>),
+    #[error(transparent)]
+    Login(Box<login::LoginError>),
+    #[error(transparent)]
+    Process(#[from] process::CredentialProcessError),
+    #[error("{0}")]
+    AssumeRole(#[from] assume_role::AssumeRoleError),
+    #[error(transparent)]
+    WebIdentity(#[from] web_identity::WebIdentityError),
+    #[error(transparent)]
+    Lock(#[from] CacheLockError),
+}
+
+// Boxed: the provider errors carry paths and endpoints, and `Result`s of them travel far.
+impl From<ResolveError> for ExecError {
+    fn from(e: ResolveError) -> ExecError {
+        ExecError::Resolve(Box::new(e))
+    }
+}
+
+impl From<sso::SsoError> for ExecError {
+    fn from(e: sso::SsoError) -> ExecError {
+        ExecError::Sso(Box::new(e))
+    }
+}
+
+impl From<login::LoginError> for ExecError {
+    fn from(e: login::LoginError) -> ExecError {
+        ExecError::Login(Box::new(e))
+    }
+}
+
+/// The human step that fixes an error or ends a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HumanStep {
+    /// A browser login (`aws sso login`, `aws login`) or the user's own login tool.
+    Login,
+    /// An MFA code, typed into `cc-aws-keepalive refresh`.
+    Mfa,
+    /// Nothing a login fixes: configuration, network, a helper to repair.
+    None,
+}
+
+impl ExecError {
+    /// What the user must do about this error, if a login or MFA code is it.
+    pub fn human_step(&self) -> HumanStep {
+        match self {
+            ExecError::KeysExpired { .. } => HumanStep::Login,
+            ExecError::Sso(e) if e.needs_login() => HumanStep::Login,
+            ExecError::Login(e) if e.needs_login() => HumanStep::Login,
+            ExecError::AssumeRole(e) if e.needs_mfa() => HumanStep::Mfa,
+            _ => HumanStep::None,
+        }
+    }
+}
+
+/// Credentials for the chain's outermost profile, as the export hands them out.
+pub fn credentials(ctx: &Ctx, config: &Config, chain: &Chain) -> Result<Credentials, ExecError> {
+    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, mfa: &mut |_| None }.at(chain.roles.len())
+}
+
+/// Like [`credentials`], asking `mfa` for a code when a role needs one (the CLI prompts).
+pub fn credentials_with_mfa(
+    ctx: &Ctx,
+    config: &Config,
+    chain: &Chain,
+    mfa: &mut dyn FnMut(&RoleStep) -> Option<String>,
+) -> Result<Credentials, ExecError> {
+    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, mfa }.at(chain.roles.len())
+}
+
+/// Renews ahead of time: every cached level with less than `window` left (everything with
+/// `force`) is renewed. An MFA role with time left is renewed only with `force` (`mfa` is
+/// asked for the code; the daemon and the hooks answer `None`).
+pub fn renew(
+    ctx: &Ctx,
+    config: &Config,
+    chain: &Chain,
+    window: Duration,
+    force: bool,
+    mfa: &mut dyn FnMut(&RoleStep) -> Option<String>,
+) -> Result<Credentials, ExecError> {
+    match &chain.base {
+        Base::Sso(p) => {
+            sso::refresh_session(ctx, config, p, force)?;
+        }
+        Base::Login(p) => {
+            login::refresh(ctx, p, force)?;
+        }
+        _ => {}
+    }
+    let need = if force { Duration::MAX } else { window.max(cached::fresh_margin()) };
+    Walk { ctx, config, chain, need, force, mfa }.at(chain.roles.len())
+}
+
+struct Walk<'a, 'm> {
+    ctx: &'a Ctx,
+    config: &'a Config,
+    chain: &'a Chain,
+    /// Cached credentials with less than this left are renewed.
+    need: Duration,
+    /// Renew even an MFA role with time left.
+    force: bool,
+    mfa: &'m mut dyn FnMut(&RoleStep) -> Option<String>,
+}
+
+impl Walk<'_, '_> {
+    /// Whether cached credentials have enough time left; a copy, so it borrows nothing.
+    fn enough(&self) -> impl Fn(&Credentials) -> bool + use<> {
+        let (now, need) = (self.ctx.now, self.need);
+        move |c: &Credentials| c.remaining(now).is_none_or(|left| left >= need)
+    }
+
+    /// Credentials after `n` roles have been assumed (0: the base).
+    fn at(&mut self, n: usize) -> Result<Credentials, ExecError> {
+        let Some(step) = n.checked_sub(1).and_then(|i| self.chain.roles.get(i)) else {
+            return self.base();
+        };
+        let ctx = self.ctx;
+        let enough = self.enough();
+        let reread = || assume_role::cached(ctx, step).filter(|c| enough(c));
+        // A role that needs MFA keeps what it has while it has anything worth handing out:
+        // renewing it early would ask for a code.
+        if step.mfa_serial.is_some()
+            && !self.force
+            && let Some(c) = assume_role::cached(ctx, step).filter(|c| cached::is_fresh(c, ctx.now))
+        {
+            return Ok(c);
+        }
+        let name = format!("role-{}", assume_role::cache_key(step));
+        let what = || format!("the role credentials of profile {}", step.profile);
+        cached::renew_once(ctx, &name, &what, &reread, || {
+            let source = self.at(n - 1)?;
+            let code = match &step.mfa_serial {
+                Some(_) => (self.mfa)(step),
+                None => None,
+            };
+            // Role credentials (and other temporary keys) as the source: STS caps the session at 1 h.
+            let chained = source.session_token.is_some();
+            Ok::<_, ExecError>(assume_role::assume(ctx, step, &source, chained, code.as_deref())?)
+        })
+    }
+
+    fn base(&mut self) -> Result<Credentials, ExecError> {
+        let ctx = self.ctx;
+        match &self.chain.base {
+            Base::Env(keys) => {
+                let c = keys.creds.clone().ok_or(ResolveError::PartialEnvKeys)?;
+                match c.expiration {
+                    Some(t) if t <= ctx.now => Err(ExecError::EnvExpired { when: expiry::relative(ctx.now, t) }),
+                    _ => Ok(c),
+                }
+            }
+            Base::Keys(k) => {
+                let c = k
+                    .keys
+                    .creds
+                    .clone()
+                    .ok_or_else(|| ResolveError::PartialKeys { profile: k.profile.clone(), path: k.path.clone() })?;
+                match c.expiration {
+                    Some(t) if t <= ctx.now => Err(ExecError::KeysExpired {
+                        profile: k.profile.clone(),
+                        path: k.path.clone(),
+                        when: expiry::relative(ctx.now, t),
+                    }),
+                    _ => Ok(c),
+                }
+            }
+            Base::Sso(p) => Ok(sso::role_credentials(ctx, self.config, p)?),
+            Base::Login(p) => Ok(login::credentials(ctx, p)?),
+            Base::Process { profile, command } => Ok(process::credentials(ctx, profile, command)?),
+            Base::WebIdentity(w) => {
+                let enough = self.enough();
+                let reread = || web_identity::cached(ctx, w).filter(|c| enough(c));
+                let name = format!("web-identity-{}", web_identity::cache_key(w));
+                let what = || format!("the web identity credentials of profile {}", w.profile);
+                cached::renew_once(ctx, &name, &what, &reread, || Ok(web_identity::assume(ctx, w)?))
+            }
+        }
+    }
+}
+
+/// What the caches say about a chain, without any network.
+#[derive(Debug, Clone)]
+pub struct ChainStatus {
+    /// `bedrock ← role ← dev (sso-session corp)`.
+    pub description: String,
+    /// When the credentials the export would hand out now expire, if cached and known.
+    pub creds_expire_at: Option<OffsetDateTime>,
+    /// When a human step is needed (the end of the source session, or of an MFA role's
+    /// credentials); `None` when nothing known ends it.
+    pub step_at: Option<OffsetDateTime>,
+    pub step: HumanStep,
+    /// A problem visible without the network (not logged in, corrupt cache, expired keys).
+    pub problem: Option<String>,
+    /// Nothing to start from: not logged in at all.
+    pub missing: bool,
+}
+
+/// Reads every cache of the chain, no network.
+pub fn status(ctx: &Ctx, config: &Config, chain: &Chain) -> ChainStatus {
+    let mut st = ChainStatus {
+        description: resolve::describe(chain),
+        creds_expire_at: None,
+        step_at: None,
+        step: HumanStep::None,
+        problem: None,
+        missing: false,
+    };
+    match &chain.base {
+        Base::Env(k) => {
+            st.creds_expire_at = k.creds.as_ref().and_then(|c| c.expiration);
+            st.step_at = st.creds_expire_at;
+        }
+        Base::Keys(k) => {
+            st.creds_expire_at = k.keys.creds.as_ref().and_then(|c| c.expiration);
+            st.step_at = st.creds_expire_at;
+            st.problem = k.keys.expiry_warning.clone();
+        }
+        Base::Sso(p) => match sso::session_status(ctx, config, p) {
+            Ok(s) if s.token_found => {
+                st.creds_expire_at = s.role_credentials_expire_at;
+                st.step_at = Some(s.login_needed_at());
+            }
+            Ok(s) => {
+                st.step_at = Some(ctx.now);
+                st.missing = true;
+                st.problem = Some(format!("not logged in to {}; run `{}`", s.session_label, s.login_command));
+            }
+            Err(e) => {
+                st.missing = true;
+                st.problem = Some(e.to_string());
+            }
+        },
+        Base::Login(p) => {
+            let s = login::status(ctx, p);
+            st.creds_expire_at = s.expires_at;
+            st.step_at = s.session_ends_at.or(if s.refresh_possible { None } else { s.expires_at });
+            if !s.found {
+                st.step_at = Some(ctx.now);
+                st.missing = true;
+                st.problem = Some(format!("no aws login session cached; run `{}`", login::login_command(p)));
+            }
+        }
+        Base::Process { profile, command } => st.creds_expire_at = process::cached_expiry(ctx, profile, command),
+        Base::WebIdentity(w) => st.creds_expire_at = web_identity::cached(ctx, w).and_then(|c| c.expiration),
+    }
+    if st.step_at.is_some() {
+        st.step = HumanStep::Login;
+    }
+    if let Some(outer) = chain.roles.last() {
+        st.creds_expire_at = assume_role::cached(ctx, outer).and_then(|c| c.expiration);
+    }
+    for step in chain.roles.iter().filter(|s| s.mfa_serial.is_some()) {
+        let end = assume_role::cached(ctx, step).and_then(|c| c.expiration).unwrap_or(ctx.now);
+        if st.step_at.is_none_or(|t| end < t) {
+            st.step_at = Some(end);
+            st.step = HumanStep::Mfa;
+        }
+    }
+    st
+}
+
+/// The command or action that a [`HumanStep`] means for this chain, for messages.
+/// `login_cmd` is the user's configured `loginCmd` (empty: none).
+pub fn next_step(chain: &Chain, step: HumanStep, login_cmd: &str) -> Option<String> {
+    match step {
+        HumanStep::None => None,
+        HumanStep::Mfa => {
+            let profile = chain.profile.as_deref().unwrap_or("default");
+            Some(format!("run `cc-aws-keepalive refresh --profile {profile}` in a terminal and enter your MFA code"))
+        }
+        HumanStep::Login if !login_cmd.is_empty() => Some(format!("run `{login_cmd}`")),
+        HumanStep::Login => match &chain.base {
+            Base::Sso(p) => Some(format!("run `{}`", sso::login_command(p))),
+            Base::Login(p) => Some(format!("run `{}`", login::login_command(p))),
+            Base::Keys(_) => Some("log in again with your AWS login tool".to_string()),
+            Base::Env(_) => Some("renew the keys in your environment and restart Claude Code from that shell".into()),
+            Base::Process { .. } | Base::WebIdentity(_) => None,
+        },
+    }
+}
