@@ -172,6 +172,29 @@ fn an_mfa_role_says_what_to_run_and_then_uses_the_cached_credentials() {
         "{}",
         refresh.describe()
     );
+    // What `cc-aws-keepalive refresh --profile bedrock` leaves behind: the hooks use it.
+    let step = keepalive_core::providers::RoleStep {
+        profile: "bedrock".into(),
+        role_arn: ROLE.into(),
+        session_name: None,
+        external_id: None,
+        mfa_serial: Some("arn:aws:iam::111122223333:mfa/me".into()),
+        duration_seconds: None,
+        region: Some("us-east-1".into()),
+    };
+    let key = keepalive_core::providers::assume_role::cache_key(&step);
+    let expires = test_support::rfc3339(test_support::unix_now() + 3000).replace('Z', "UTC");
+    home.write(
+        format!(".aws/cli/cache/{key}.json"),
+        format!(
+            "{{\"Credentials\": {{\"AccessKeyId\": \"ASIAMFACACHED0000001\", \"SecretAccessKey\": \"mfaCachedSecret0123456789\", \"SessionToken\": \"mfaCachedToken\", \"Expiration\": \"{expires}\"}}}}"
+        ),
+    );
+    let out = run(&home, &mock, "export", &[]);
+    assert_eq!(exported_key(&out), "ASIAMFACACHED0000001", "{}", out.describe());
+    let check = run(&home, &mock, "check", &[]);
+    assert!(check.stdout.trim().is_empty(), "50 minutes left: nothing to say yet: {}", check.describe());
+    assert_eq!(mock.count(Route::Sts), 0);
 }
 
 #[test]
@@ -190,4 +213,33 @@ fn a_cycle_and_an_unsupported_source_are_named() {
     let out = run(&home, &mock, "refresh", &[]);
     assert!(out.status == Some(1) && out.stdout.contains("EC2 instance"), "{}", out.describe());
     assert!(!out.stdout.contains("log in again"), "{}", out.describe());
+}
+
+#[test]
+fn eight_parallel_exports_on_an_expired_aws_login_session_refresh_once() {
+    let mock = MockAws::start();
+    let home = TestHome::new();
+    let session = "arn:aws:iam::111122223333:user/parallel";
+    let expired = test_support::unix_now() - 60;
+    let login = mock.write_login_session(&home.join(".aws/login/cache"), session, expired);
+    home.write(".aws/config", login.config_text("ai", "us-east-1"));
+    home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"ai"}"#);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = home.command(bin("export"));
+            cmd.env("AWS_ENDPOINT_URL", mock.url());
+            std::thread::spawn(move || test_support::run(&mut cmd, b"", Duration::from_secs(60)))
+        })
+        .collect();
+    let outs: Vec<RunOutput> = children.into_iter().map(|c| c.join().unwrap()).collect();
+    let keys: Vec<String> = outs.iter().map(exported_key).collect();
+    assert_eq!(mock.login_refresh_calls(), 1, "one /v1/token call for eight exports");
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    assert_eq!(mock.issued_login_keys(), vec![keys[0].clone()]);
+    for out in &outs {
+        test_support::assert_no_secret(&out.stderr, &[&login.refresh_token, &login.secret_access_key]);
+    }
+    // The rotated refresh token is what the cache holds now.
+    let cache: Value = serde_json::from_str(&std::fs::read_to_string(&login.cache_path).unwrap()).unwrap();
+    assert_ne!(cache["refreshToken"], login.refresh_token.as_str());
 }
