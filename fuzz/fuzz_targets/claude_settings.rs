@@ -1,6 +1,7 @@
 //! Claude Code's settings.json: `claude_settings::plan` on arbitrary text, then the uninstall
-//! (`unplan`) of what it planned. The first input byte picks the status-line policy and the
-//! install paths (some need shell quoting); the rest is the file.
+//! (`unplan`) of what it planned. The first input byte picks the status-line policy, the
+//! install paths (some need shell quoting) and whether a refreshInterval is set; the rest is
+//! the file.
 //!
 //! Invariants: no panic. Text that is not a JSON object (after a BOM; blank counts as a new
 //! file) is refused with a one-line error naming the file and quoting nothing from it. For a
@@ -37,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
     let dir = Path::new(DIRS[(sel as usize / 3) % DIRS.len()]);
     let wiring =
         Wiring { export: dir.join(EXPORT_BIN), refresh: dir.join(REFRESH_BIN), statusline: dir.join(STATUS_LINE_BIN) };
-    let opts = Options { status_line: policy };
+    // With and without the status line's refreshInterval (setups write it).
+    let refresh_interval = ((sel as usize / 12) % 2 == 1).then_some(cs::STATUS_LINE_REFRESH_SECS);
+    let opts = Options { status_line: policy, refresh_interval };
     let path = Path::new(PATH);
 
     let blank = strip_bom(text).trim().is_empty();

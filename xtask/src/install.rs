@@ -1,5 +1,8 @@
-//! `cargo xtask install`: puts the plugin at a stable place, registers it with Claude Code,
-//! creates our config file and wires our commands into Claude Code's settings.json.
+//! `cargo xtask install`: the plugin laid out by `dist`, installed for the current user by
+//! keepalive-core's installer (the one `cc-aws-keepalive setup` and the plugin's start hook
+//! use: binaries and the plugin at `$XDG_DATA_HOME/cc-aws-keepalive/current`, config.json,
+//! settings.json, the command in `~/.local/bin`, all recorded for `setup --uninstall`), then
+//! registered with Claude Code as a local marketplace when `claude` is on PATH.
 //!
 //! Everything it touches is derived from a [`Ctx`] (HOME, XDG_*, CLAUDE_CONFIG_DIR) and a PATH
 //! value, never from the process directly, so `ci` runs the same code against a temp HOME.
@@ -10,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use keepalive_core::claude_settings::{self as cs, ChangeKind, Options, StatusLinePolicy, Wiring};
+use keepalive_core::claude_settings::{StatusLinePolicy, Wiring};
 use keepalive_core::ctx::Ctx;
 use keepalive_core::env::{Env, vars};
-use keepalive_core::{config, fsutil, paths};
+use keepalive_core::install::{self, BINARIES, Request, Source};
+use keepalive_core::paths;
 use serde_json::Value;
 
 use crate::plugin::{MARKETPLACE_NAME, PLUGIN_NAME};
@@ -52,7 +56,8 @@ impl InstallOpts {
     }
 }
 
-/// What an install did, line by line; `changed` is false when it found everything in place.
+/// What an install did, line by line (printed as it happened); `changed` is false when it
+/// found everything in place.
 #[derive(Debug, Default)]
 pub struct Report {
     pub lines: Vec<String>,
@@ -60,39 +65,35 @@ pub struct Report {
 }
 
 impl Report {
-    fn say(&mut self, line: String) {
+    fn say(&mut self, line: &str) {
         println!("{line}");
-        self.lines.push(line);
+        self.lines.push(line.to_string());
     }
 }
 
 /// Paths an install uses, all derived from the environment.
 pub struct Layout {
-    pub data_dir: PathBuf,
-    /// `<data>/plugin`: a symlink to the current `plugin-<stamp>` copy (Unix).
+    /// `<data>/current/plugin`: the plugin directory registered as a local marketplace.
     pub plugin_dir: PathBuf,
     pub config_file: PathBuf,
     pub settings_file: PathBuf,
+    wiring: Wiring,
 }
 
 impl Layout {
     pub fn new(env: &Env) -> Result<Layout> {
-        let data_dir = paths::data_dir(env).map_err(|e| e.to_string())?;
+        let ctx = Ctx::new(env.clone(), time::OffsetDateTime::UNIX_EPOCH);
         Ok(Layout {
-            plugin_dir: data_dir.join("plugin"),
-            data_dir,
+            plugin_dir: paths::current_dir(env).map_err(|e| e.to_string())?.join("plugin"),
             config_file: paths::config_file(env).map_err(|e| e.to_string())?,
             settings_file: paths::claude_settings_file(env).map_err(|e| e.to_string())?,
+            wiring: install::wiring(&ctx).map_err(|e| e.to_string())?,
         })
     }
 
+    /// The stable binaries settings.json names.
     pub fn wiring(&self) -> Wiring {
-        let bin = self.plugin_dir.join("bin");
-        Wiring {
-            export: bin.join(crate::dist::exe(cs::EXPORT_BIN)),
-            refresh: bin.join(crate::dist::exe(cs::REFRESH_BIN)),
-            statusline: bin.join(crate::dist::exe(cs::STATUS_LINE_BIN)),
-        }
+        self.wiring.clone()
     }
 }
 
@@ -100,169 +101,77 @@ impl Layout {
 pub fn install(ctx: &Ctx, path_var: Option<&OsStr>, dist_dir: &Path, opts: InstallOpts) -> Result<Report> {
     let layout = Layout::new(&ctx.env)?;
     let version = plugin_version(dist_dir)?;
-    // An unreadable settings.json stops us before anything is touched (`claude plugin` would
-    // refuse it too, with a less helpful message).
-    let settings_before = cs::read_settings(&layout.settings_file).map_err(|e| e.to_string())?;
-    cs::plan(settings_before.as_deref(), &layout.settings_file, &layout.wiring(), &Options::default())
-        .map_err(|e| e.to_string())?;
+    let source =
+        Source { bin_dir: host_bin_dir(dist_dir)?, version: version.clone(), plugin_dir: Some(dist_dir.into()) };
     let mut report = Report::default();
-    let dry = if opts.dry_run { "would be " } else { "" };
+    let req = Request { command: "install", source, status_line: opts.status_line, dry_run: opts.dry_run, path_var };
+    let core = |e: install::InstallError| e.to_string();
+    install::preflight(ctx, &req).map_err(core)?;
+    // 1. The binaries and the plugin at the stable place.
+    let files_changed = install::place(ctx, &req, &mut |l| report.say(l)).map_err(core)?;
+    report.changed |= files_changed;
 
-    // 1. The plugin directory, at a path that survives `cargo clean` and upgrades.
-    let same = layout.plugin_dir.exists() && util::tree_contents(&layout.plugin_dir)? == util::tree_contents(dist_dir)?;
-    if same {
-        report.say(format!("plugin:   {} unchanged ({PLUGIN_NAME} {version})", layout.plugin_dir.display()));
-    } else {
-        if !opts.dry_run {
-            place_plugin(dist_dir, &layout, ctx)?;
-        }
-        report.say(format!("plugin:   {} {dry}installed ({PLUGIN_NAME} {version})", layout.plugin_dir.display()));
-        report.changed = true;
-    }
-
-    // 2. Claude Code's plugin registry. Before settings.json: `claude plugin …` rewrites that
-    // file in its own format, and our edit should be the last, minimal one.
+    // 2. Claude Code's plugin registry: the local marketplace at the stable plugin path. Before
+    // settings.json: `claude plugin …` rewrites that file in its own format, and our edit
+    // should be the last, minimal one (which `setup --uninstall` undoes byte for byte).
     match util::which("claude", path_var) {
-        None => report.say(format!(
+        None => report.say(&format!(
             "claude:   not on PATH; register later with `claude plugin marketplace add {}` and \
              `claude plugin install {PLUGIN_NAME}@{MARKETPLACE_NAME}`",
             layout.plugin_dir.display()
         )),
-        Some(claude) => register(&claude, &ctx.env, &layout, &version, !same, opts.dry_run, &mut report)?,
-    }
-
-    // 3. Our config file, private: it may name profiles and login commands.
-    let config_text = fsutil::read_optional(&layout.config_file).map_err(|e| e.to_string())?;
-    let config_text = match config_text {
-        Some(text) => {
-            report.say(format!("config:   {} exists", layout.config_file.display()));
-            Some(text)
-        }
-        None => {
-            if !opts.dry_run {
-                write_private(&layout.config_file, &config::example_json(), true)?;
-            }
-            report.say(format!("config:   {} {dry}created from the example (mode 0600)", layout.config_file.display()));
-            report.changed = true;
-            opts.dry_run.then(config::example_json)
-        }
-    };
-
-    // 4. settings.json.
-    let settings_text = cs::read_settings(&layout.settings_file).map_err(|e| e.to_string())?;
-    let plan = cs::plan(
-        settings_text.as_deref(),
-        &layout.settings_file,
-        &layout.wiring(),
-        &Options { status_line: opts.status_line },
-    )
-    .map_err(|e| e.to_string())?;
-
-    if let Some(cmd) = &plan.moved_status_line_cmd {
-        // Before settings.json: once ours is wired in, their command must already be in config.
-        let current = match &config_text {
-            Some(t) => Some(t.clone()),
-            None => fsutil::read_optional(&layout.config_file).map_err(|e| e.to_string())?,
-        };
-        let updated = cs::set_string_member(current.as_deref(), &layout.config_file, cs::STATUS_LINE_CMD_KEY, cmd)
-            .map_err(|e| e.to_string())?;
-        if let Some(text) = updated {
-            if !opts.dry_run {
-                write_private(&layout.config_file, &text, false)?;
-            }
-            report.changed = true;
-            report.say(format!(
-                "config:   {} \"{}\" {dry}set to {}",
-                layout.config_file.display(),
-                cs::STATUS_LINE_CMD_KEY,
-                Value::String(cmd.clone())
-            ));
+        Some(claude) => {
+            register(&claude, &ctx.env, &layout, &version, files_changed, opts.dry_run, &mut report)?;
         }
     }
 
-    match &plan.new_text {
-        None => report.say(format!("settings: {} unchanged", layout.settings_file.display())),
-        Some(new_text) => {
-            report.changed = true;
-            report.say(format!("settings: {} {dry}changed:", layout.settings_file.display()));
-            for c in &plan.changes {
-                let what = match c.kind {
-                    ChangeKind::Added => "added",
-                    ChangeKind::PathUpdated => "path updated",
-                    ChangeKind::Replaced => "replaced",
-                    ChangeKind::Removed => "removed",
-                    ChangeKind::Restored => "restored",
-                };
-                let old = c.old.as_deref().unwrap_or("(unset)");
-                let new = c.new.as_deref().unwrap_or("(unset)");
-                report.say(format!("  {}: {old} → {new} ({what})", c.key));
-            }
-            if opts.dry_run {
-                print!("{}", cs::diff(settings_text.as_deref().unwrap_or(""), new_text));
-            } else {
-                match cs::apply(&layout.settings_file, &plan, ctx.now).map_err(|e| e.to_string())? {
-                    Some(b) => report.say(format!("  backup: {}", b.display())),
-                    None => report.say("  (new file, no backup)".to_string()),
-                }
-            }
-        }
-    }
-    for hint in &plan.hints {
-        report.say(format!("note:     {hint}"));
-    }
-
-    // 5. The human CLI on PATH: a link in ~/.local/bin, the XDG place for user executables.
-    link_cli(&layout, &ctx.env, path_var, opts.dry_run, &mut report)?;
-
-    let summary = if !report.changed {
-        "install: no changes".to_string()
-    } else if opts.dry_run {
-        "install: dry run, nothing written".to_string()
-    } else {
-        "install: done; restart Claude Code sessions to pick up the changes".to_string()
-    };
-    report.say(summary);
+    // 3. config.json, settings.json, the command in ~/.local/bin.
+    report.changed |= install::configure(ctx, &req, &mut |l| report.say(l)).map_err(core)?;
+    legacy_note(&ctx.env, &mut report);
+    install::summary(&req, report.changed, &mut |l| report.say(l));
     Ok(report)
 }
 
-/// Links `~/.local/bin/cc-aws-keepalive` to the installed plugin's copy (which upgrades
-/// replace in place), unless something that is not our link is already there.
-fn link_cli(layout: &Layout, env: &Env, path_var: Option<&OsStr>, dry_run: bool, report: &mut Report) -> Result {
-    let name = crate::dist::exe("cc-aws-keepalive");
-    let target = layout.plugin_dir.join("bin").join(&name);
-    if !dry_run && !target.exists() {
-        return Ok(());
-    }
-    let Some(home) = env.home() else { return Ok(()) };
-    let bin_dir = home.join(".local/bin");
-    let link = bin_dir.join(&name);
-    let dry = if dry_run { "would be " } else { "" };
-    let current = fs::read_link(&link).ok();
-    if current.as_deref() == Some(target.as_path()) {
-        report.say(format!("cli:      {} unchanged", link.display()));
-    } else if current.is_none() && link.symlink_metadata().is_ok() {
-        report.say(format!("cli:      {} exists and is not a link; left alone", link.display()));
-    } else {
-        if !dry_run {
-            fs::create_dir_all(&bin_dir).map_err(|e| format!("cannot create {}: {e}", bin_dir.display()))?;
-            let tmp = bin_dir.join(format!(".{name}.tmp"));
-            let _ = fs::remove_file(&tmp);
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(&target, &tmp)
-                .map_err(|e| format!("cannot create symlink {}: {e}", tmp.display()))?;
-            #[cfg(not(unix))]
-            fs::copy(&target, &tmp).map_err(|e| format!("cannot copy to {}: {e}", tmp.display()))?;
-            // Rename over the old link: there is never a moment without one.
-            fs::rename(&tmp, &link).map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+/// The directory of the host's binaries in a dist layout: `bin/<target>/` (the one holding all
+/// five; the host's when several targets were built), else `bin/` itself (an older layout).
+fn host_bin_dir(dist_dir: &Path) -> Result<PathBuf> {
+    let bin = dist_dir.join("bin");
+    let complete = |d: &Path| install::bins::missing_in(d).is_empty();
+    let mut per_target: Vec<PathBuf> = fs::read_dir(&bin)
+        .map_err(|e| format!("cannot read {}: {e}", bin.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && complete(p))
+        .collect();
+    per_target.sort();
+    match per_target.len() {
+        0 if complete(&bin) => Ok(bin),
+        0 => Err(format!("{} holds no complete set of {}", bin.display(), BINARIES.join(", "))),
+        1 => Ok(per_target.remove(0)),
+        _ => {
+            let host = crate::dist::host_triple()?;
+            per_target
+                .into_iter()
+                .find(|p| p.file_name().is_some_and(|n| n == host.as_str()))
+                .ok_or_else(|| format!("{} has no binaries for this host ({host})", bin.display()))
         }
-        report.changed = true;
-        report.say(format!("cli:      {} {dry}linked to {}", link.display(), target.display()));
     }
-    let on_path = path_var.is_some_and(|p| std::env::split_paths(p).any(|d| d == bin_dir));
-    if !on_path {
-        report.say(format!("note:     add {} to PATH to run `cc-aws-keepalive`", bin_dir.display()));
+}
+
+/// Installs before this layout kept the plugin at `<data>/plugin` (a symlink to a
+/// `plugin-<stamp>` copy). Nothing uses it once settings.json is rewired, but a service file
+/// written then may still name it; so it is left for the user to remove.
+fn legacy_note(env: &Env, report: &mut Report) {
+    let Ok(data) = paths::data_dir(env) else { return };
+    let old = data.join("plugin");
+    if old.symlink_metadata().is_ok() {
+        report.say(&format!(
+            "note:     {} is the layout before versions/ and current/; once `cc-aws-keepalive service install` \
+             has been run again (if you use the service), remove it and {}/plugin-*",
+            old.display(),
+            data.display()
+        ));
     }
-    Ok(())
 }
 
 fn plugin_version(dist_dir: &Path) -> Result<String> {
@@ -270,77 +179,6 @@ fn plugin_version(dist_dir: &Path) -> Result<String> {
     let text = fs::read_to_string(&manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
     v["version"].as_str().map(str::to_string).ok_or_else(|| format!("{} has no version", manifest.display()))
-}
-
-fn write_private(path: &Path, text: &str, create: bool) -> Result {
-    if let Some(dir) = path.parent() {
-        fsutil::ensure_dir(dir, fsutil::SECRET_DIR_MODE).map_err(|e| e.to_string())?;
-    }
-    let mode = create.then_some(fsutil::SECRET_FILE_MODE);
-    fsutil::write_atomic(path, text.as_bytes(), mode).map_err(|e| e.to_string())
-}
-
-/// Copies the plugin to a fresh `plugin-<stamp>` directory and then switches the `plugin`
-/// symlink to it with one rename, so a hook starting mid-upgrade finds either the old
-/// binaries or the new ones, never a missing file. (Renaming a directory over a non-empty
-/// one fails on Unix, so "copy, then rename over" needs the symlink.) Older copies are
-/// removed afterwards; running processes keep their unlinked executables.
-fn place_plugin(dist_dir: &Path, layout: &Layout, ctx: &Ctx) -> Result {
-    let data = &layout.data_dir;
-    fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let stamp = keepalive_core::expiry::compact_stamp(ctx.now);
-    let mut name = format!("plugin-{stamp}");
-    let mut n = 1;
-    while data.join(&name).exists() {
-        name = format!("plugin-{stamp}-{n}");
-        n += 1;
-    }
-    let fresh = data.join(&name);
-    let tmp = data.join(format!(".{name}.tmp"));
-    let _ = fs::remove_dir_all(&tmp);
-    util::copy_dir(dist_dir, &tmp)?;
-    fs::rename(&tmp, &fresh).map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), fresh.display()))?;
-    switch_to(&fresh, &name, &layout.plugin_dir)?;
-    // Remove earlier copies (and leftovers of interrupted runs).
-    if let Ok(entries) = fs::read_dir(data) {
-        for entry in entries.flatten() {
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            let stale = (file_name.starts_with("plugin-") || file_name.starts_with(".plugin-")) && file_name != name;
-            if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn switch_to(fresh: &Path, name: &str, link: &Path) -> Result {
-    let dir = link.parent().unwrap_or(Path::new("."));
-    let tmp_link = dir.join(format!(".plugin-link.{}", std::process::id()));
-    let _ = fs::remove_file(&tmp_link);
-    // Relative, so the data directory can move as a whole.
-    std::os::unix::fs::symlink(name, &tmp_link)
-        .map_err(|e| format!("cannot create symlink {}: {e}", tmp_link.display()))?;
-    // An earlier layout may have a real directory here: move it aside first.
-    let is_real_dir = fs::symlink_metadata(link).is_ok_and(|m| m.is_dir());
-    let aside = dir.join(format!(".plugin-old.{}", std::process::id()));
-    if is_real_dir {
-        fs::rename(link, &aside).map_err(|e| format!("cannot move {} aside: {e}", link.display()))?;
-    }
-    fs::rename(&tmp_link, link).map_err(|e| format!("cannot point {} at {}: {e}", link.display(), fresh.display()))?;
-    if is_real_dir {
-        let _ = fs::remove_dir_all(&aside);
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn switch_to(fresh: &Path, _name: &str, link: &Path) -> Result {
-    if link.exists() {
-        fs::remove_dir_all(link).map_err(|e| format!("cannot remove {}: {e}", link.display()))?;
-    }
-    util::copy_dir(fresh, link)
 }
 
 /// `claude` with the environment of `env` (so a temp HOME in `ci` is the HOME it edits), no
@@ -417,12 +255,12 @@ fn register(
             args(&["plugin", "update", &id]),
         )),
         Some(p) if p["enabled"] == false => {
-            report.say(format!("note:     {id} is disabled in Claude Code; `claude plugin enable {id}` turns it on"))
+            report.say(&format!("note:     {id} is disabled in Claude Code; `claude plugin enable {id}` turns it on"))
         }
         Some(_) => {}
     }
     if steps.is_empty() {
-        report.say(format!("claude:   {id} registered, unchanged"));
+        report.say(&format!("claude:   {id} registered, unchanged"));
         return Ok(());
     }
     report.changed = true;
@@ -438,7 +276,7 @@ fn register(
             done.push(what.clone());
         }
     }
-    report.say(format!("claude:   {}", done.join("; ")));
+    report.say(&format!("claude:   {}", done.join("; ")));
     Ok(())
 }
 
@@ -455,5 +293,82 @@ mod tests {
         assert!(o.dry_run && o.status_line == StatusLinePolicy::Skip);
         assert!(p(&["--statusline", "--no-statusline"]).is_err());
         assert!(p(&["--bogus"]).is_err());
+    }
+
+    /// A dist directory like `dist` lays out: plugin.json and the host's five binaries in
+    /// `bin/<target>/` (`flat`: in `bin/`, the layout before per-target directories).
+    fn fake_dist(root: &Path, flat: bool) -> PathBuf {
+        let dist = root.join("dist");
+        util::write(
+            &dist.join(".claude-plugin/plugin.json"),
+            "{\"name\": \"cc-aws-keepalive\", \"version\": \"0.3.0\"}\n",
+        )
+        .unwrap();
+        util::write(&dist.join("hooks/hooks.json"), "{\"hooks\": {}}\n").unwrap();
+        let bin = if flat { dist.join("bin") } else { dist.join("bin/x86_64-unknown-linux-gnu") };
+        for b in BINARIES {
+            util::write(&bin.join(install::exe(b)), format!("#!/bin/sh\necho {b}\n")).unwrap();
+        }
+        if !flat {
+            // The launcher the npm package carries next to the target directories.
+            util::write(&dist.join("bin/cc-aws-keepalive"), "#!/bin/sh\nexec launcher\n").unwrap();
+        }
+        dist
+    }
+
+    fn temp_env(home: &Path) -> Env {
+        let s = |rel: &str| home.join(rel).to_string_lossy().into_owned();
+        Env::from_pairs([
+            ("HOME", s("").trim_end_matches('/')),
+            ("XDG_CONFIG_HOME", &s(".config")),
+            ("XDG_DATA_HOME", &s(".local/share")),
+            ("XDG_STATE_HOME", &s(".local/state")),
+        ])
+    }
+
+    #[test]
+    fn finds_the_host_binaries_in_either_layout() {
+        for flat in [false, true] {
+            let tmp = util::TempDir::new("install-layout").unwrap();
+            let dist = fake_dist(tmp.path(), flat);
+            let want = if flat { dist.join("bin") } else { dist.join("bin/x86_64-unknown-linux-gnu") };
+            assert_eq!(host_bin_dir(&dist).unwrap(), want);
+        }
+        let tmp = util::TempDir::new("install-layout").unwrap();
+        util::write(&tmp.path().join("bin/cc-aws-export"), "x").unwrap();
+        assert!(host_bin_dir(tmp.path()).unwrap_err().contains("no complete set"));
+    }
+
+    /// The README's first install command, undone by `cc-aws-keepalive setup --uninstall` (the
+    /// core uninstall it prints): settings.json comes back byte for byte, and the files the
+    /// install created go. Without `claude` on PATH, so only our edits are in the file.
+    #[test]
+    fn install_then_setup_uninstall_restores_settings_exactly() {
+        let tmp = util::TempDir::new("install-uninstall").unwrap();
+        let dist = fake_dist(tmp.path(), false);
+        let home = tmp.path().join("home");
+        let original = "{\n\t\"model\": \"opus\",\n\t\"permissions\": {\"allow\": []}\n}\n";
+        util::write(&home.join(".claude/settings.json"), original).unwrap();
+        let ctx = Ctx::new(temp_env(&home), time::OffsetDateTime::UNIX_EPOCH);
+        let empty_path = std::ffi::OsString::from(tmp.path().join("no-bin"));
+
+        let report = install(&ctx, Some(&empty_path), &dist, InstallOpts::default()).unwrap();
+        assert!(report.changed, "{:?}", report.lines);
+        let layout = Layout::new(&ctx.env).unwrap();
+        let text = fs::read_to_string(&layout.settings_file).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["awsCredentialExport"], layout.wiring().export.to_string_lossy().as_ref());
+        assert_eq!(v["statusLine"]["refreshInterval"], 30);
+        assert!(layout.wiring().export.is_file() && layout.plugin_dir.join(".claude-plugin/plugin.json").is_file());
+        assert!(report.lines.iter().any(|l| l.starts_with("claude:   not on PATH")), "{:?}", report.lines);
+        let again = install(&ctx, Some(&empty_path), &dist, InstallOpts::default()).unwrap();
+        assert!(!again.changed, "a second install changed something: {:?}", again.lines);
+        assert_eq!(again.lines.last().map(String::as_str), Some("install: no changes"));
+
+        let mut lines = Vec::new();
+        install::uninstall(&ctx, false, &mut |l| lines.push(l.to_string())).unwrap();
+        assert_eq!(fs::read_to_string(&layout.settings_file).unwrap(), original, "{lines:?}");
+        assert!(!layout.config_file.exists(), "{lines:?}");
+        assert!(home.join(".local/bin/cc-aws-keepalive").symlink_metadata().is_err(), "{lines:?}");
     }
 }

@@ -16,7 +16,16 @@ use keepalive_core::ctx::Ctx;
 const HELP: &str = "\
 cargo xtask <command>
 
-  dist        release build, then the plugin directory <target>/dist/cc-aws-keepalive/
+  dist        release builds, then everything we distribute, in <target>/dist/:
+                cc-aws-keepalive/         the plugin directory `install` installs (host binaries)
+                npm/cc-aws-keepalive-<version>.tgz  the npm package: a complete Claude Code
+                                          plugin with the binaries of every target built
+                marketplace/              a marketplace whose plugin is that npm package
+                cc-aws-keepalive-<version>-<target>.tar.gz (+ .sha256)  per-target archives
+              --target TRIPLE  build for TRIPLE (repeatable; its standard library must be
+                               installed: `rustup target list --installed`); default: the host
+              --prebuilt DIR   build nothing: assemble the npm package from the per-target
+                               archives (and .sha256 files) in DIR, e.g. from release runners
   install     dist, then install for the current user:
                 - the plugin at $XDG_DATA_HOME/cc-aws-keepalive/plugin (~/.local/share/…)
                 - registered with `claude plugin` when claude is on PATH
@@ -49,7 +58,9 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(())
         }
-        "dist" => no_args(cmd, rest).and_then(|()| util::Workspace::load()).and_then(|ws| dist::dist(&ws)).map(drop),
+        "dist" => dist::DistOpts::parse(rest)
+            .and_then(|opts| util::Workspace::load().and_then(|ws| dist::dist_with(&ws, &opts)))
+            .map(drop),
         "install" => run_install(rest),
         "ci" => ci::ci(rest),
         "bench" => bench::bench(rest),

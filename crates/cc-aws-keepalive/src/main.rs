@@ -10,6 +10,7 @@ mod out;
 mod refresh;
 mod service;
 mod setup;
+mod start;
 mod status;
 
 use std::process::ExitCode;
@@ -30,8 +31,10 @@ Commands:
   daemon     keep refreshing in the foreground (what the service runs)
   service    install, uninstall or inspect the background service
   logs       show the event log
-  setup      wire the Claude Code hooks into settings.json
+  setup      install for Claude Code: binaries at a stable place, settings.json
+             wired, the command in ~/.local/bin (`setup --uninstall` undoes it)
   doctor     check the configuration for known problems
+  session-start  the plugin's SessionStart hook (run by Claude Code)
 
 Options:
   -h, --help     show this help (also: cc-aws-keepalive <command> --help)
@@ -41,6 +44,17 @@ Exit codes: 0 ok, 1 failure or problem found, 2 usage error.
 ";
 
 fn main() -> ExitCode {
+    // Token refreshes (daemon, `refresh`) re-execute this binary as a worker: see
+    // keepalive_core::providers::worker.
+    if let Some(code) = keepalive_core::providers::worker::entry(std::env::args_os().nth(1).as_deref()) {
+        return ExitCode::from(code);
+    }
+    // A credential_process helper is started through this binary so it dies with us; its
+    // prompts reach the terminal (Interaction::Terminal). See keepalive_core::process.
+    use keepalive_core::process::{Interaction, launcher_entry};
+    if let Some(code) = launcher_entry(std::env::args_os().nth(1).as_deref(), Interaction::Terminal) {
+        return ExitCode::from(code);
+    }
     let mut argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if argv.is_empty() {
         out::err(HELP);
@@ -63,6 +77,7 @@ fn main() -> ExitCode {
         "logs" => ("logs", logs::HELP),
         "setup" => ("setup", setup::HELP),
         "doctor" => ("doctor", doctor::HELP),
+        "session-start" => ("session-start", start::HELP),
         other => {
             let e = cli::UsageError { message: format!("unknown command {other:?}"), command: String::new() };
             return cli::usage_exit(&e);
@@ -74,6 +89,10 @@ fn main() -> ExitCode {
         return ExitCode::from(cli::OK);
     }
     let ctx = Ctx::from_process();
+    if name == "session-start" {
+        // Arguments are ignored: a hook must not fail over a flag a newer plugin passes.
+        return start::run(&ctx);
+    }
     let result = match name {
         "status" => status::run(&ctx, args),
         "refresh" => refresh::run(&ctx, args),

@@ -1,8 +1,10 @@
 //! `cc-aws-keepalive refresh [--force] [--session NAME | --profile P] [--no-browser]`.
 
 use keepalive_core::ctx::Ctx;
-use keepalive_core::daemon::{self, KeepOptions, LoginPolicy, Selection};
+use keepalive_core::daemon::{self, KeepOptions, LoginPolicy};
+use keepalive_core::login_runner::INTERACTIVE_LOGIN_TIMEOUT;
 use keepalive_core::providers::RoleStep;
+use keepalive_core::refresh::{self, Selection};
 
 use crate::cli::{self, Args, UsageError};
 use crate::out;
@@ -12,7 +14,10 @@ Refresh SSO sessions that have less than refreshThresholdMinutes (default 30)
 left, or all of them with --force. Silently (refresh token) when possible; only
 when that cannot work, a browser login: loginCmd from config.json, else
 `aws sso login --sso-session NAME`, run under the same lock the Claude Code
-hooks use and stopped after 5 minutes.
+hooks use and stopped after 5 minutes. The Claude Code hooks' profiles are kept
+as the daemon keeps them: keys a login tool writes are renewed by autoLoginCmd
+within autoLoginMinutes of their expiry (once, however many run at once),
+assumed roles and aws login sessions within the threshold.
 
 With --profile, the whole chain of that profile: its source (SSO session,
 aws login session, keys) and every role it assumes, cached where the AWS CLI
@@ -23,7 +28,8 @@ Usage: cc-aws-keepalive refresh [--force] [--session NAME | --profile P] [--no-b
 
 Options:
   --force           refresh even sessions far from expiry (with --profile: also
-                    assume its roles again, asking for an MFA code if one needs it)
+                    assume its roles again, asking for an MFA code if one needs
+                    it; for keys, run autoLoginCmd now)
   --session NAME    only this [sso-session]
   --profile P       only this profile and its chain; for keys a login tool
                     writes, autoLoginCmd (as awsAuthRefresh)
@@ -53,14 +59,12 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
     for w in warnings {
         out::err(&format!("warning: {w}"));
     }
-    let login = if no_browser {
-        LoginPolicy::Never
-    } else {
-        LoginPolicy::Interactive { timeout: daemon::INTERACTIVE_LOGIN_TIMEOUT }
-    };
+    let login =
+        if no_browser { LoginPolicy::Never } else { LoginPolicy::Interactive { timeout: INTERACTIVE_LOGIN_TIMEOUT } };
     let opts = KeepOptions { force, threshold: settings.threshold, login };
-    let report = match daemon::refresh(ctx, &loaded.config, &selection, &opts, &mut ask_mfa_code, &mut |l| out::line(l))
-    {
+    let report = match refresh::refresh(ctx, &loaded.config, &selection, &opts, &mut ask_mfa_code, &mut |l| {
+        out::wrapped(ctx, l)
+    }) {
         Ok(r) => r,
         Err(e) => {
             out::err(&format!("cc-aws-keepalive: {e}"));
@@ -70,8 +74,8 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
     for p in &report.problems {
         out::err(&format!("warning: {p}"));
     }
-    if report.results.is_empty() && report.file_refresh_code.is_none() && report.chain.is_none() {
-        out::line("No [sso-session] in the AWS config; nothing to refresh.");
+    if report.is_empty() {
+        out::line("No [sso-session] in the AWS config and no hook profile to renew; nothing to refresh.");
     }
     Ok(if report.ok() { cli::OK } else { cli::FAILURE })
 }

@@ -13,6 +13,9 @@ until when, role-credential and credentials-file time left, when a browser
 login will be needed, and the daemon's state. Reads caches only (no network)
 and never shows a token or key.
 
+The table fits the terminal (COLUMNS overrides its width): long lists are
+shortened, cells cut and notes wrapped. --json has everything.
+
 Usage: cc-aws-keepalive status [--json]
 
 Options:
@@ -28,7 +31,7 @@ pub fn run(ctx: &Ctx, mut args: Args) -> Result<u8, UsageError> {
         let v = status_report::to_json(&report);
         out::line(&serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        out::print(&status_report::render(&report, out::colour(ctx)));
+        out::print(&status_report::render(&report, out::colour(ctx), out::width(ctx)));
     }
     Ok(cli::OK)
 }

@@ -45,14 +45,19 @@
 //!   until the next header, instead of to the section before it;
 //! - a line without a key name (`= x`) is skipped; so are keys before the first section, with
 //!   the lines continuing them;
-//! - invalid UTF-8 is decoded lossily by the reader (botocore: error).
+//! - invalid UTF-8 is decoded lossily by the reader (botocore: error);
+//! - a file being rewritten in place by a login tool is read again until it settles (bounded
+//!   by [`SETTLE_BUDGET`]; see [`IniDoc::read`]) instead of failing or serving half of it.
 //!
 //! A sub-section line without `=` is an error, as in botocore: the block is ambiguous (it
 //! may be a multi-line value), and guessing could serve the wrong text. So is a file where
 //! sections × `[DEFAULT]` keys exceed a million (a bound on memory botocore does not have).
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::fsutil::{self, FsError};
 
@@ -60,6 +65,10 @@ use crate::fsutil::{self, FsError};
 pub enum AwsFileError {
     #[error("cannot parse {path} (line {line}, column {col}): {what}")]
     Syntax { path: PathBuf, line: usize, col: usize, what: &'static str },
+    #[error(
+        "{path} is being written right now (a login tool rewriting it?) and was not whole within {ms} ms; run this again in a moment"
+    )]
+    Busy { path: PathBuf, ms: u64 },
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -90,10 +99,26 @@ pub struct IniDoc {
 struct Entry {
     /// The literal section name.
     name: String,
+    /// A secret or token set before the key id last changed (botocore refuses such a file):
+    /// we refuse this section's keys rather than pair one key id with another key's secret.
+    clash: Option<String>,
     keys: Section,
     nested: SubSections,
     /// What `build_profile_map` makes of the name in a config file.
     role: Option<(ConfigKind, String)>,
+}
+
+/// The keys that belong to one key id: after the id changes, each must be set again.
+const PAIRED_KEYS: &[&str] = &["aws_secret_access_key", "aws_session_token", "aws_security_token"];
+
+/// A secret (or token) left from before `aws_access_key_id` changed within one section: the
+/// later key id would be served with an earlier key's secret.
+fn stale_credential(sect: &RawSection<'_>) -> Option<String> {
+    let changed = sect.id_changed_at?;
+    PAIRED_KEYS
+        .iter()
+        .find(|k| sect.opts.get(**k).and_then(|p| p.first()).is_some_and(|p| p.line < changed))
+        .map(|k| (*k).to_string())
 }
 
 /// The named section kinds of a config file (botocore's `build_profile_map`).
@@ -125,7 +150,12 @@ impl IniDoc {
         }
         let mut doc = IniDoc::default();
         for sect in &raw.sections {
-            let mut entry = Entry { name: sect.name.to_string(), role: role(sect.name), ..Entry::default() };
+            let mut entry = Entry {
+                name: sect.name.to_string(),
+                role: role(sect.name),
+                clash: stale_credential(sect),
+                ..Entry::default()
+            };
             let defaults = raw.defaults.iter().filter(|(k, _)| !sect.opts.contains_key(*k));
             for (key, pieces) in sect.opts.iter().chain(defaults) {
                 match finalize(pieces, path)? {
@@ -143,11 +173,81 @@ impl IniDoc {
     }
 
     /// Reads and parses `path`; `Ok(None)` when the file does not exist.
+    ///
+    /// Login tools (saml2aws, gimme-aws-creds, aws-google-auth, …) truncate the credentials
+    /// file and write the new one into it in place, so a read can catch it empty, half written
+    /// (a prefix that may even parse, minus the session token or the expiry), or mixed from
+    /// two versions. A file is therefore taken only once it has settled:
+    ///
+    /// - last modified more than [`QUIET`] ago and unchanged while we read it (the warm
+    ///   path: one read and two `fstat`s); or
+    /// - read twice [`SETTLE_STEP`] apart with identical bytes and metadata — longer than a
+    ///   writer pauses between its write calls, so a prefix shows by growing — and looking
+    ///   whole: it parses, is not empty, ends with a line break (a writer stalled longer than
+    ///   the step is almost always stalled inside a line), no profile has half a key pair and
+    ///   the last section has keys; or
+    /// - unchanged for [`STALL`] whatever it holds: nobody is writing it, so a parse error or
+    ///   a half profile is the file's own, reported as always.
+    ///
+    /// A file still changing when [`SETTLE_BUDGET`] is spent is reported as busy
+    /// ([`AwsFileError::Busy`]) unless the last read looks whole: never served in part.
     pub fn read(path: &Path) -> Result<Option<IniDoc>, AwsFileError> {
-        match fsutil::read_optional(path)? {
-            None => Ok(None),
-            Some(text) => IniDoc::parse(&text, path).map(Some),
+        IniDoc::read_by(path, Instant::now() + SETTLE_BUDGET)
+    }
+
+    /// [`IniDoc::read`], waiting for the file to settle until `deadline` at most (callers
+    /// reading several files share one budget).
+    pub fn read_by(path: &Path, deadline: Instant) -> Result<Option<IniDoc>, AwsFileError> {
+        let start = Instant::now();
+        let mut prev: Option<Snapshot> = None;
+        // When the content of `prev` was first seen.
+        let mut since = start;
+        let mut reads = 0;
+        loop {
+            let Some(snap) = Snapshot::take(path)? else { return Ok(None) };
+            reads += 1;
+            if snap.consistent && snap.quiet_for(QUIET) {
+                return IniDoc::parse(&String::from_utf8_lossy(&snap.bytes), path).map(Some);
+            }
+            let steady = prev.as_ref().is_some_and(|p| p.same_as(&snap));
+            if !steady {
+                since = Instant::now();
+            }
+            // The budget is our waiting, not the scheduler's: a process starved past the
+            // deadline still gets a few reads before calling the file busy.
+            let out_of_time = Instant::now() >= deadline && reads >= MIN_READS;
+            if steady || out_of_time {
+                let text = String::from_utf8_lossy(&snap.bytes);
+                let parsed = IniDoc::parse(&text, path);
+                let whole =
+                    snap.consistent && looks_whole(&text) && parsed.as_ref().is_ok_and(IniDoc::has_whole_profiles);
+                if whole || (steady && since.elapsed() >= STALL) {
+                    return parsed.map(Some);
+                }
+                if out_of_time {
+                    return Err(AwsFileError::Busy {
+                        path: path.to_path_buf(),
+                        ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+            }
+            prev = Some(snap);
+            // Always the whole step: two reads closer together would find a pausing writer's
+            // prefix steady. The budget is overrun by one step at most.
+            std::thread::sleep(SETTLE_STEP);
         }
+    }
+
+    /// No section has an access key id without its secret, or a secret or session token
+    /// without a key id, and the last section has keys: what a file cut short in the middle of
+    /// a profile, or right after a section header, does not show.
+    fn has_whole_profiles(&self) -> bool {
+        let has = |e: &Entry, k: &str| e.keys.get(k).is_some_and(|v| !v.trim().is_empty());
+        let pairs = self.sections.iter().all(|e| {
+            let id = has(e, "aws_access_key_id");
+            id == has(e, "aws_secret_access_key") && (id || !has(e, "aws_session_token"))
+        });
+        pairs && self.sections.last().is_none_or(|e| !e.keys.is_empty() || !e.nested.is_empty())
     }
 
     fn entry(&self, name: &str) -> Option<&Entry> {
@@ -157,6 +257,16 @@ impl IniDoc {
     /// A section by its literal name (in the credentials file, a profile).
     pub fn section(&self, name: &str) -> Option<&Section> {
         self.entry(name).map(|e| &e.keys)
+    }
+
+    /// The secret or token a section (by its literal name) set before its key id changed.
+    pub fn clash(&self, name: &str) -> Option<&str> {
+        self.entry(name).and_then(|e| e.clash.as_deref())
+    }
+
+    /// [`IniDoc::clash`] for a config-file profile.
+    pub fn config_profile_clash(&self, name: &str) -> Option<&str> {
+        self.config_entry(ConfigKind::Profile, name).and_then(|e| e.clash.as_deref())
     }
 
     /// The sub-sections of a section by its literal name (`s3 =` + indented lines).
@@ -231,6 +341,94 @@ impl IniDoc {
     }
 }
 
+/// A file last modified at least this long ago is not being written: a writer that is
+/// rewriting it in place moves its modification time with every write call. Kept well above
+/// the kernel's timestamp granularity (a clock tick, up to 10 ms), which makes a file look
+/// older than it is.
+const QUIET: Duration = Duration::from_secs(1);
+/// Between two reads of a recently modified file: longer than a writer pauses between the
+/// write calls of one rewrite (microseconds for the tools we know), short enough to find a
+/// whole file between two rewrites of a busy writer.
+const SETTLE_STEP: Duration = Duration::from_millis(2);
+/// How long [`IniDoc::read`] may wait for a file to settle, in all; the hooks' latency budget
+/// allows this, and no login tool takes longer to write a few hundred bytes.
+pub const SETTLE_BUDGET: Duration = Duration::from_millis(100);
+
+/// A file unchanged this long is not being written: a login tool writes its few hundred bytes
+/// in well under a millisecond. One that stalls longer mid-write is beyond what a bounded
+/// wait can tell from a file saved that way.
+const STALL: Duration = Duration::from_millis(50);
+/// Reads [`IniDoc::read`] makes before calling a file busy, whatever the clock says.
+const MIN_READS: u32 = 4;
+
+/// What identifies one version of a file, read from the open file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    /// The inode: a file replaced by rename is another version even with the same length and
+    /// (coarse) time.
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Stamp { len: meta.len(), modified: meta.modified().ok(), ino }
+    }
+}
+
+/// One read of a file, and whether the file stayed the same while it was read.
+struct Snapshot {
+    bytes: Vec<u8>,
+    stamp: Stamp,
+    /// The metadata before and after the read agree, and the bytes are as long as the file:
+    /// no writer truncated or appended in between (which could give a mix of two versions).
+    consistent: bool,
+}
+
+impl Snapshot {
+    /// `Ok(None)` when the file does not exist.
+    fn take(path: &Path) -> Result<Option<Snapshot>, FsError> {
+        let read_err = |source| FsError::Read { path: path.to_path_buf(), source };
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(read_err(e)),
+        };
+        let before = Stamp::of(&file.metadata().map_err(read_err)?);
+        let mut bytes = Vec::new();
+        (&mut file).take(fsutil::MAX_READ + 1).read_to_end(&mut bytes).map_err(read_err)?;
+        if bytes.len() as u64 > fsutil::MAX_READ {
+            return Err(FsError::TooLarge { path: path.to_path_buf(), limit: fsutil::MAX_READ });
+        }
+        let stamp = Stamp::of(&file.metadata().map_err(read_err)?);
+        let consistent = before == stamp && stamp.len == bytes.len() as u64;
+        Ok(Some(Snapshot { bytes, stamp, consistent }))
+    }
+
+    /// Last modified at least `quiet` ago by the system clock (a time in the future is not).
+    fn quiet_for(&self, quiet: Duration) -> bool {
+        self.stamp.modified.and_then(|m| SystemTime::now().duration_since(m).ok()).is_some_and(|age| age >= quiet)
+    }
+
+    /// The same version as `other`, both read whole.
+    fn same_as(&self, other: &Snapshot) -> bool {
+        self.consistent && other.consistent && self.stamp == other.stamp && self.bytes == other.bytes
+    }
+}
+
+/// Text that may be a whole file rather than the start of one: not empty, and ending with a
+/// line break. Every login tool ends its last line (Go's ini package and Python's
+/// configparser both do), while a write cut short almost always ends inside a line (buffer
+/// sizes do not follow lines), even when what came before parses.
+fn looks_whole(text: &str) -> bool {
+    !text.trim().is_empty() && text.ends_with(['\n', '\r'])
+}
+
 /// One stripped line of a value, with where it starts (for errors).
 #[derive(Debug)]
 struct Piece<'a> {
@@ -243,6 +441,8 @@ struct Piece<'a> {
 struct RawSection<'a> {
     name: &'a str,
     opts: BTreeMap<String, Vec<Piece<'a>>>,
+    /// The line where `aws_access_key_id` last changed to a different value, if it did.
+    id_changed_at: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -308,7 +508,7 @@ fn read_raw(text: &str) -> Raw<'_> {
                 Cur::Defaults
             } else {
                 let n = *index.entry(name).or_insert_with(|| {
-                    raw.sections.push(RawSection { name, opts: BTreeMap::new() });
+                    raw.sections.push(RawSection { name, opts: BTreeMap::new(), id_changed_at: None });
                     raw.sections.len() - 1
                 });
                 Cur::Section(n)
@@ -329,6 +529,13 @@ fn read_raw(text: &str) -> Raw<'_> {
         }
         let value = py_strip(rest.get(1..).unwrap_or(""));
         let name = name.to_lowercase();
+        if let Cur::Section(n) = cur
+            && name == "aws_access_key_id"
+            && let Some(sect) = raw.sections.get_mut(n)
+            && sect.opts.get(&name).and_then(|p| p.first()).is_some_and(|old| old.text != value)
+        {
+            sect.id_changed_at = Some(piece.line);
+        }
         if let Some(opts) = raw.opts(cur) {
             opts.insert(name.clone(), vec![Piece { text: value, ..piece }]);
         }
@@ -870,5 +1077,99 @@ mod tests {
         ] {
             let _ = IniDoc::parse(text, Path::new("/f"));
         }
+    }
+
+    fn tmpfile(tag: &str, text: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kc-aws-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("credentials");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn cleanup(p: &Path) {
+        let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    }
+
+    const WHOLE: &str = "[p]\naws_access_key_id = A\naws_secret_access_key = S\naws_session_token = T\n";
+
+    #[test]
+    fn whole_looking_text() {
+        let whole = |t: &str| looks_whole(t) && IniDoc::parse(t, Path::new("/f")).unwrap().has_whole_profiles();
+        assert!(whole(WHOLE));
+        assert!(whole("[p]\r\nregion = x\r\n"));
+        // Cut inside a line, right after a header, or between a key id and its secret.
+        assert!(!whole(&WHOLE[..WHOLE.len() - 3]));
+        assert!(!whole("[p]\naws_access_key_id = A\naws_secret_access_key = S\n[q]\n"));
+        assert!(!whole("[p]\naws_access_key_id = A\n"));
+        assert!(!whole("[p]\naws_access_key_id = A\naws_secret_access_key =\n"));
+        assert!(!whole("[p]\naws_session_token = T\n"));
+        assert!(!whole(""));
+        assert!(!whole(" \n"));
+    }
+
+    #[test]
+    fn a_recent_whole_file_is_read_after_one_step() {
+        let p = tmpfile("recent", WHOLE);
+        let t = Instant::now();
+        let doc = IniDoc::read(&p).unwrap().unwrap();
+        assert!(t.elapsed() < STALL, "{:?}", t.elapsed());
+        assert_eq!(doc.section("p").unwrap().get("aws_session_token").map(String::as_str), Some("T"));
+        assert!(IniDoc::read(&p.with_file_name("absent")).unwrap().is_none());
+        cleanup(&p);
+    }
+
+    #[test]
+    fn an_old_file_is_taken_at_once_whatever_it_holds() {
+        let p = tmpfile("old", "[p]\naws_access_key_id = A");
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+        let t = Instant::now();
+        let doc = IniDoc::read(&p).unwrap().unwrap();
+        assert!(t.elapsed() < STALL, "{:?}", t.elapsed());
+        assert_eq!(doc.section("p").unwrap().get("aws_access_key_id").map(String::as_str), Some("A"));
+        cleanup(&p);
+    }
+
+    #[test]
+    fn a_recent_unwhole_file_is_taken_as_it_is_once_it_stays_unchanged() {
+        // Saved by hand without a final line break, half a key pair: nobody is writing it, so
+        // after a short wait it is what it is (and its problems are reported as usual).
+        let p = tmpfile("stale", "[p]\naws_access_key_id = A");
+        let t = Instant::now();
+        let doc = IniDoc::read(&p).unwrap().unwrap();
+        let took = t.elapsed();
+        assert!(took >= STALL && took < SETTLE_BUDGET + STALL, "{took:?}");
+        assert!(doc.section("p").unwrap().get("aws_secret_access_key").is_none());
+        cleanup(&p);
+    }
+
+    #[test]
+    fn a_file_that_never_settles_is_busy_not_served_in_part() {
+        let p = tmpfile("busy", "[p]\naws_access_key_id = A0");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (p, stop) = (p.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    n += 1;
+                    // Always half a profile, always different: a writer that never finishes.
+                    let _ = std::fs::write(&p, format!("[p]\naws_access_key_id = A{n}"));
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            })
+        };
+        let t = Instant::now();
+        let r = IniDoc::read(&p);
+        let took = t.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.join().unwrap();
+        assert!(matches!(r, Err(AwsFileError::Busy { .. })), "{r:?}");
+        assert!(took >= SETTLE_BUDGET, "{took:?}");
+        let msg = r.unwrap_err().to_string();
+        assert!(msg.contains("being written") && msg.contains("credentials"), "{msg}");
+        cleanup(&p);
     }
 }

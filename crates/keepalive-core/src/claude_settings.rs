@@ -86,7 +86,17 @@ pub enum StatusLinePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
     pub status_line: StatusLinePolicy,
+    /// `statusLine.refreshInterval` in seconds for a status line of ours: Claude Code then
+    /// re-runs it while the session is idle, so the countdown ticks without a prompt. Added to
+    /// a status line of ours that lacks one; a value someone set is kept. `None`: not written.
+    pub refresh_interval: Option<u32>,
 }
+
+/// The `statusLine.refreshInterval` setups write: a minute-resolution countdown needs no
+/// more, and our status line costs about a millisecond per run.
+pub const STATUS_LINE_REFRESH_SECS: u32 = 30;
+/// The member of `statusLine` holding it (seconds, at least 1).
+pub const REFRESH_INTERVAL_KEY: &str = "refreshInterval";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -94,6 +104,9 @@ pub enum ChangeKind {
     Added,
     /// The value already ran our binary (possibly wrapped); only the path moved.
     PathUpdated,
+    /// Our status line, completed in place: `refreshInterval` added (and the path moved, if it
+    /// had).
+    Updated,
     /// The value was something else; `old` holds it.
     Replaced,
     /// Uninstall: the member was removed.
@@ -133,7 +146,7 @@ pub struct Plan {
 /// What an install changed, serialisable so a CLI can keep it for its uninstall.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// The file did not exist (or was empty) before.
+    /// The file did not exist before (through a symlink: its target did not).
     pub created: bool,
     /// sha1 of the text we wrote. While the file still has it, the edits below undo the
     /// install byte for byte.
@@ -163,6 +176,7 @@ pub struct KeyRecord {
 }
 
 /// Reads settings.json strictly: a file that is not UTF-8 would be damaged by a lossy round trip.
+/// Through symlinks: the text is the link target's, the bytes an uninstall puts back.
 pub fn read_settings(path: &Path) -> Result<Option<String>, SettingsError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
@@ -185,7 +199,8 @@ pub fn plan(existing: Option<&str>, path: &Path, wiring: &Wiring, opts: &Options
         plan_command_key(&doc, &mut out, key, bin, &shell_word(&bin_path.to_string_lossy()))?;
     }
     if opts.status_line != StatusLinePolicy::Skip {
-        plan_status_line(&doc, &mut out, &shell_word(&wiring.statusline.to_string_lossy()), opts.status_line)?;
+        let ours = shell_word(&wiring.statusline.to_string_lossy());
+        plan_status_line(&doc, &mut out, &ours, opts.status_line, opts.refresh_interval)?;
     }
     out.finish(&doc)
 }
@@ -273,6 +288,11 @@ pub fn set_string_member(
 
 /// Writes a plan: backs the file up (timestamped, same directory), then replaces it atomically
 /// keeping its mode, creating the directory when missing. Returns the backup's path.
+///
+/// A settings.json that is a symlink (GNU stow, yadm, home-manager keep it in a dotfiles
+/// repository) stays one: reads, the backup and [`fsutil::write_atomic`] all go through the
+/// link to the file it names, and the plan's `base_sha1` and record are of that file's bytes.
+/// Removing a file we created removes that file, not the link.
 pub fn apply(path: &Path, plan: &Plan, now: time::OffsetDateTime) -> Result<Option<PathBuf>, SettingsError> {
     if plan.new_text.is_none() && !plan.remove_file {
         return Ok(None);
@@ -284,12 +304,15 @@ pub fn apply(path: &Path, plan: &Plan, now: time::OffsetDateTime) -> Result<Opti
     let backup = fsutil::backup(path, now)?;
     if plan.remove_file {
         if current.is_some() {
-            fs::remove_file(path).map_err(|source| FsError::Write { path: path.to_path_buf(), source })?;
+            remove_through_links(path)?;
         }
         return Ok(backup);
     }
     if let Some(text) = &plan.new_text {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The directory the write lands in: the link's target's (a dangling link into a
+        // dotfiles tree names where the file is to be).
+        let target = fsutil::write_target(path)?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Settings can hold secrets (`env`); a directory we create is private.
             fsutil::ensure_dir(dir, fsutil::SECRET_DIR_MODE)?;
         }
@@ -298,9 +321,74 @@ pub fn apply(path: &Path, plan: &Plan, now: time::OffsetDateTime) -> Result<Opti
     Ok(backup)
 }
 
+/// Removes the file `path` names, through any symlinks ([`fsutil::write_target`]: the file a
+/// write through them lands in), leaving the links — dangling, as they were before we created
+/// the file. A missing file is already removed.
+pub fn remove_through_links(path: &Path) -> Result<(), FsError> {
+    let target = fsutil::write_target(path)?;
+    match fs::remove_file(&target) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(FsError::Write { path: target, source: e }),
+        _ => Ok(()),
+    }
+}
+
 /// True when `cmd` runs our binary `bin` (bare, or by a path ending in `/bin`).
 pub fn references(cmd: &str, bin: &str) -> bool {
     replace_bin_paths(cmd, bin, "").is_some()
+}
+
+/// The first word of `cmd` that names `bin` (`/p/bin/cc-aws-export`, `"/My Tools/cc-aws-export"`,
+/// a bare `cc-aws-export`), unquoted as a shell would, to check that the file still exists.
+/// Quoting is read the POSIX way (single quotes literal, backslash escapes in double quotes and
+/// outside); expansions are not performed, so a `$VAR/…` path comes back as written.
+pub fn bin_path_in(cmd: &str, bin: &str) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        q => word.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c if c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '`' | '<' | '>') => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                }
+                in_word = false;
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    // `env A=1 /p/cc-aws-export`: the word after `=` in an assignment is a value, but a path
+    // is never one of ours there; only whole words count.
+    words.into_iter().find(|w| w == bin || w.ends_with(&format!("/{bin}")))
 }
 
 /// A line diff of `old` and `new` in unified format (3 lines of context), for `--dry-run`.
@@ -478,10 +566,16 @@ fn plan_command_key(doc: &Doc, out: &mut Planner, key: &str, bin: &str, ours: &s
     Ok(())
 }
 
-fn plan_status_line(doc: &Doc, out: &mut Planner, ours: &str, policy: StatusLinePolicy) -> Result<(), SettingsError> {
+fn plan_status_line(
+    doc: &Doc,
+    out: &mut Planner,
+    ours: &str,
+    policy: StatusLinePolicy,
+    refresh: Option<u32>,
+) -> Result<(), SettingsError> {
     let key = STATUS_LINE_KEY;
     let Some(m) = doc.member(key) else {
-        out.insert(key, NewValue::StatusLine(ours.to_string()));
+        out.insert(key, NewValue::StatusLine(ours.to_string(), refresh));
         return Ok(());
     };
     let value = doc.value(m);
@@ -489,13 +583,7 @@ fn plan_status_line(doc: &Doc, out: &mut Planner, ours: &str, policy: StatusLine
     if let Some(cmd) = &command
         && let Some(updated) = replace_bin_paths(cmd, STATUS_LINE_BIN, ours)
     {
-        if updated != *cmd {
-            // Only the command string moves; padding and anything else the user set stay.
-            let inner = parse_object(doc.text, m.value_start).ok_or_else(|| scan_err(&doc.path))?;
-            let cm = inner.members.iter().rev().find(|x| x.key == "command").ok_or_else(|| scan_err(&doc.path))?;
-            out.replace(doc, key, m, ChangeKind::PathUpdated, (cm.value_start, cm.value_end), json_string(&updated));
-        }
-        return Ok(());
+        return update_our_status_line(doc, out, m, (cmd, &updated), refresh);
     }
     let shown = compact(doc.raw(m));
     match policy {
@@ -509,17 +597,63 @@ fn plan_status_line(doc: &Doc, out: &mut Planner, ours: &str, policy: StatusLine
                 Some(cmd) => out.moved = Some(cmd),
                 None => out.hints.push(format!("replaced statusLine {shown}: it has no command to show before ours")),
             }
-            let raw = render(&NewValue::StatusLine(ours.to_string()), &doc.style, 1);
+            let raw = render(&NewValue::StatusLine(ours.to_string(), refresh), &doc.style, 1);
             out.replace(doc, key, m, ChangeKind::Replaced, (m.value_start, m.value_end), raw);
         }
     }
     Ok(())
 }
 
+/// A status line of ours already in place: only the command string's path moves, and a
+/// missing `refreshInterval` is added after its last member; padding and anything else the
+/// user set stay. One edit spanning both, so the record has one entry per key.
+fn update_our_status_line(
+    doc: &Doc,
+    out: &mut Planner,
+    m: &Member,
+    (cmd, updated): (&str, &str),
+    refresh: Option<u32>,
+) -> Result<(), SettingsError> {
+    let inner = parse_object(doc.text, m.value_start).ok_or_else(|| scan_err(&doc.path))?;
+    // (start, end, replacement), ascending and disjoint.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    if updated != cmd {
+        let cm = inner.members.iter().rev().find(|x| x.key == "command").ok_or_else(|| scan_err(&doc.path))?;
+        edits.push((cm.value_start, cm.value_end, json_string(updated)));
+    }
+    let has_interval = inner.members.iter().any(|x| x.key == REFRESH_INTERVAL_KEY);
+    if let (Some(secs), false, Some(last)) = (refresh, has_interval, inner.members.last()) {
+        // The object's own style (one line or one member per line), else the file's.
+        let style = Style::detect(doc.text, &inner, doc.style.nl);
+        let (sep, colon) = match &style {
+            Some(s) => (s.sep.as_str(), s.colon.as_str()),
+            None => (",", doc.style.colon.as_str()),
+        };
+        edits.push((
+            last.value_end,
+            last.value_end,
+            format!("{sep}{}{colon}{secs}", json_string(REFRESH_INTERVAL_KEY)),
+        ));
+    }
+    let (Some(first), Some(final_)) = (edits.first(), edits.last()) else { return Ok(()) };
+    let (start, end) = (first.0, final_.1);
+    let mut new = String::new();
+    let mut pos = start;
+    for (s, e, text) in &edits {
+        new.push_str(doc.text.get(pos..*s).ok_or_else(|| scan_err(&doc.path))?);
+        new.push_str(text);
+        pos = *e;
+    }
+    new.push_str(doc.text.get(pos..end).ok_or_else(|| scan_err(&doc.path))?);
+    let kind = if edits.len() == 1 && updated != cmd { ChangeKind::PathUpdated } else { ChangeKind::Updated };
+    out.replace(doc, STATUS_LINE_KEY, m, kind, (start, end), new);
+    Ok(())
+}
+
 enum NewValue {
     Str(String),
-    /// `{"type":"command","command":…,"padding":0}`
-    StatusLine(String),
+    /// `{"type":"command","command":…,"padding":0}`, plus `"refreshInterval":N` when given.
+    StatusLine(String, Option<u32>),
 }
 
 struct Edit {
@@ -762,9 +896,12 @@ impl Style {
 fn render(v: &NewValue, s: &Style, depth: usize) -> String {
     match v {
         NewValue::Str(text) => json_string(text),
-        NewValue::StatusLine(cmd) => {
-            let fields =
-                [("type", json_string("command")), ("command", json_string(cmd)), ("padding", "0".to_string())];
+        NewValue::StatusLine(cmd, refresh) => {
+            let mut fields =
+                vec![("type", json_string("command")), ("command", json_string(cmd)), ("padding", "0".to_string())];
+            if let Some(secs) = refresh {
+                fields.push((REFRESH_INTERVAL_KEY, secs.to_string()));
+            }
             let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{}{}{v}", json_string(k), s.colon)).collect();
             if s.indent.is_empty() {
                 let sep = if s.sep.ends_with(' ') { ", " } else { "," };
@@ -1119,7 +1256,7 @@ mod tests {
     }
 
     fn opts(status_line: StatusLinePolicy) -> Options {
-        Options { status_line }
+        Options { status_line, ..Options::default() }
     }
 
     fn plan_with(existing: Option<&str>, policy: StatusLinePolicy) -> Plan {
@@ -1609,6 +1746,76 @@ mod tests {
     }
 
     #[test]
+    fn refresh_interval_is_added_to_ours_and_kept_when_set() {
+        let with = |status_line| Options { status_line, refresh_interval: Some(STATUS_LINE_REFRESH_SECS) };
+        let mk = |existing: Option<&str>, o: Options| plan(existing, &path(), &wiring(), &o).unwrap();
+        // A new status line carries it, in the file's style.
+        let p = mk(Some("{\n  \"model\": \"opus\"\n}\n"), with(StatusLinePolicy::IfAbsent));
+        let text = p.new_text.unwrap();
+        assert!(
+            text.contains(&format!(
+                "\"statusLine\": {{\n    \"type\": \"command\",\n    \"command\": \"{SL}\",\n    \"padding\": 0,\n    \"refreshInterval\": 30\n  }}"
+            )),
+            "{text}"
+        );
+        let p = mk(Some("{\"a\":1}"), with(StatusLinePolicy::Compose));
+        assert!(p.new_text.unwrap().ends_with(",\"padding\":0,\"refreshInterval\":30}}"));
+        // An older install of ours without it: added after the last member, nothing else moves;
+        // a second run changes nothing; the uninstall is byte-exact.
+        let old = FULL_MULTI.replace("/opt/p/bin", "/old/bin");
+        let p = mk(Some(&old), with(StatusLinePolicy::IfAbsent));
+        let text = p.new_text.clone().unwrap();
+        let want = FULL_MULTI.replace("\"padding\": 0\n", "\"padding\": 0,\n    \"refreshInterval\": 30\n");
+        assert_eq!(text, want);
+        let sl = p.changes.iter().find(|c| c.key == STATUS_LINE_KEY).unwrap();
+        assert_eq!(sl.kind, ChangeKind::Updated, "{sl:?}");
+        assert!(mk(Some(&text), with(StatusLinePolicy::IfAbsent)).new_text.is_none());
+        let undo = unplan(Some(&text), &path(), p.record.as_ref().unwrap()).unwrap();
+        assert_eq!(undo.new_text.as_deref(), Some(old.as_str()));
+        // Only the interval missing, one-line object.
+        let one_line = format!("{{\"statusLine\": {{\"type\": \"command\", \"command\": \"{SL}\"}}}}");
+        let p = mk(Some(&one_line), Options { status_line: StatusLinePolicy::Skip, ..with(StatusLinePolicy::Skip) });
+        assert!(p.changes.iter().all(|c| c.key != STATUS_LINE_KEY), "Skip leaves statusLine alone");
+        let p = mk(Some(&one_line), with(StatusLinePolicy::IfAbsent));
+        let text = p.new_text.unwrap();
+        assert!(
+            text.contains(&format!("{{\"type\": \"command\", \"command\": \"{SL}\", \"refreshInterval\": 30}}")),
+            "{text}"
+        );
+        // A value someone chose stays.
+        let set = FULL_MULTI.replace("\"padding\": 0\n", "\"padding\": 0,\n    \"refreshInterval\": 5\n");
+        assert!(mk(Some(&set), with(StatusLinePolicy::IfAbsent)).new_text.is_none());
+        // Someone else's status line gets none.
+        let theirs = "{\"statusLine\": {\"type\": \"command\", \"command\": \"my-line\"}}";
+        let p = mk(Some(theirs), with(StatusLinePolicy::IfAbsent));
+        let v: Value = serde_json::from_str(&p.new_text.unwrap()).unwrap();
+        assert!(v[STATUS_LINE_KEY].get(REFRESH_INTERVAL_KEY).is_none());
+        // Without the option nothing is added to an install of ours.
+        assert!(mk(Some(FULL_MULTI), Options::default()).new_text.is_none());
+    }
+
+    #[test]
+    fn bin_path_in_unquotes_like_a_shell() {
+        let cases = [
+            ("/opt/p/bin/cc-aws-export", Some("/opt/p/bin/cc-aws-export")),
+            ("\"/Users/me/My Tools/cc-aws-export\"", Some("/Users/me/My Tools/cc-aws-export")),
+            ("'/home/o'\\''brien/cc-aws-export' --x", Some("/home/o'brien/cc-aws-export")),
+            ("env AWS_PROFILE=dev /p/cc-aws-export", Some("/p/cc-aws-export")),
+            // A bare name (the shell finds it on PATH), whatever wraps it.
+            ("bash -c 'cc-aws-export'", Some("cc-aws-export")),
+            // Code inside quotes is one word to a shell: not a path of ours.
+            ("bash -c '/p/cc-aws-export --x'", None),
+            ("cc-aws-export", Some("cc-aws-export")),
+            ("/p/not-cc-aws-export", None),
+            ("/p/My\\ Tools/cc-aws-export", Some("/p/My Tools/cc-aws-export")),
+            ("x; /p/cc-aws-export|cat", Some("/p/cc-aws-export")),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(bin_path_in(cmd, EXPORT_BIN).as_deref(), want, "{cmd}");
+        }
+    }
+
+    #[test]
     fn references_by_file_name_only() {
         assert!(references("/x/cc-aws-statusline", STATUS_LINE_BIN));
         assert!(references("cc-aws-statusline | tr a b", STATUS_LINE_BIN));
@@ -1663,6 +1870,33 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn removal_through_relative_and_chained_links_keeps_the_links() {
+        use std::os::unix::fs::symlink;
+        let d = tmpdir("links");
+        fs::create_dir_all(d.join("dots/claude")).unwrap();
+        fs::create_dir_all(d.join("home/.claude")).unwrap();
+        let real = d.join("dots/claude/settings.json");
+        fs::write(&real, "{}").unwrap();
+        // Relative, from the link's own directory (stow writes these), then a chain of two.
+        let rel = d.join("home/.claude/rel.json");
+        symlink("../../dots/claude/settings.json", &rel).unwrap();
+        let chained = d.join("home/chained.json");
+        symlink(".claude/rel.json", &chained).unwrap();
+        remove_through_links(&chained).unwrap();
+        assert!(!real.exists());
+        assert!(fs::symlink_metadata(&chained).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&rel).unwrap().file_type().is_symlink());
+        // Already gone (a dangling link): nothing to do.
+        remove_through_links(&chained).unwrap();
+        // A plain file is removed as such.
+        fs::write(&real, "{}").unwrap();
+        remove_through_links(&real).unwrap();
+        assert!(!real.exists());
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

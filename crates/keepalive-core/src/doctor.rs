@@ -12,13 +12,14 @@ use crate::config::{self, Config};
 use crate::ctx::Ctx;
 use crate::daemon::{self, Target};
 use crate::env::vars;
+use crate::fsutil::FsError;
 use crate::http::{self, Body, Client, Method, Request, Service};
 use crate::providers::Base;
 use crate::providers::exec::{self, HumanStep};
 use crate::providers::resolve;
 use crate::providers::sso;
 use crate::providers::sso::{cache as sso_cache, role_cache};
-use crate::{expiry, fsutil, paths};
+use crate::{expiry, fsutil, next_step, paths};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -47,7 +48,7 @@ pub struct Options {
 }
 
 /// The scope that gives the AWS CLI a refresh token.
-pub const REFRESH_SCOPE: &str = "sso:account:access";
+pub use crate::next_step::REFRESH_SCOPE;
 
 struct Out(Vec<Finding>);
 
@@ -58,13 +59,15 @@ impl Out {
     fn note(&mut self, subject: impl Into<String>, message: impl Into<String>, fix: Option<String>) {
         self.0.push(Finding { severity: Severity::Note, subject: subject.into(), message: message.into(), fix });
     }
+    /// A problem, unless the very same message was already reported: several checks reach the
+    /// same broken file (the AWS config file fails the session check and every profile that
+    /// reads it), and one problem is printed once.
     fn problem(&mut self, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
-        self.0.push(Finding {
-            severity: Severity::Problem,
-            subject: subject.into(),
-            message: message.into(),
-            fix: Some(fix.into()),
-        });
+        let message = message.into();
+        if self.0.iter().any(|f| f.severity == Severity::Problem && f.message == message) {
+            return;
+        }
+        self.0.push(Finding { severity: Severity::Problem, subject: subject.into(), message, fix: Some(fix.into()) });
     }
 }
 
@@ -79,12 +82,16 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Vec<Finding> {
     for p in problems {
         out.problem("AWS config", p, "fix the AWS config file as described");
     }
-    check_profiles(ctx, config, &hook_profiles, &mut out);
-    check_sessions(ctx, config, &targets, &mut out);
+    let sessions_reported = check_profiles(ctx, config, &hook_profiles, &mut out);
+    check_sessions(ctx, config, &targets, &sessions_reported, &mut out);
     check_file_modes(ctx, &targets, &mut out);
     let settings = read_user_settings(ctx);
-    check_wiring(ctx, settings.as_ref(), &mut out);
-    check_claude_env(ctx, config, settings.as_ref(), &hook_profiles, &mut out);
+    check_wiring(ctx, &settings, &mut out);
+    let parsed = match &settings {
+        UserSettings::Parsed(path, v) => Some((path.clone(), v.clone())),
+        _ => None,
+    };
+    check_claude_env(ctx, config, parsed.as_ref(), &settings, &hook_profiles, &mut out);
     check_project_settings(ctx, opts.cwd.as_deref(), &mut out);
     check_clock(ctx, &targets, &mut out);
     if !opts.offline {
@@ -105,11 +112,34 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Vec<Finding> {
 fn check_config(loaded: &config::Loaded, out: &mut Out) {
     let shown = loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into());
     if let Some(e) = &loaded.error {
-        let fix = match e {
-            config::ConfigError::Missing { .. } => "create that file or unset CC_KEEPALIVE_CONFIG",
-            _ => "fix the JSON (or delete the file to use the defaults)",
+        // Unreadable, a directory and invalid JSON each have their own fix; "fix the JSON" for
+        // a file nobody may read sends people to the wrong place.
+        let (message, fix) = match e {
+            config::ConfigError::Missing { .. } => {
+                (e.to_string(), "create that file or unset CC_KEEPALIVE_CONFIG".to_string())
+            }
+            config::ConfigError::Fs(FsError::Read { path, source }) => {
+                let p = path.display();
+                match FileTrouble::of(path, source) {
+                    FileTrouble::Directory => (
+                        format!("{p} is a directory, not a file (using the defaults meanwhile)"),
+                        format!(
+                            "move the directory '{p}' away; config.json must be a file (or absent, for the defaults)"
+                        ),
+                    ),
+                    FileTrouble::Unreadable => (
+                        format!("{p} is unreadable: permission denied (using the defaults meanwhile)"),
+                        format!("make it readable by you: chmod 600 '{p}' (and check its owner)"),
+                    ),
+                    FileTrouble::Other => (e.to_string(), format!("check '{p}' (or delete it to use the defaults)")),
+                }
+            }
+            config::ConfigError::Fs(FsError::TooLarge { path, .. }) => {
+                (e.to_string(), format!("'{}' is not a config file; move it away", path.display()))
+            }
+            _ => (e.to_string(), "fix the JSON (or delete the file to use the defaults)".to_string()),
         };
-        out.problem("config.json", e.to_string(), fix);
+        out.problem("config.json", message, fix);
     }
     for w in &loaded.warnings {
         out.problem("config.json", w.clone(), "correct or remove that key");
@@ -123,7 +153,10 @@ fn check_config(loaded: &config::Loaded, out: &mut Out) {
     }
 }
 
-fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mut Out) {
+/// Returns the SSO sessions whose login state a profile's problem already told
+/// ([`check_sessions`] then leaves those states out, so one missing login is one problem).
+fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mut Out) -> Vec<String> {
+    let mut sessions_reported = Vec::new();
     if let Err(e) = config::resolve_profile(&ctx.env, config) {
         out.problem("profile", e.to_string(), "set a valid \"profile\" in config.json or AWS_PROFILE");
     }
@@ -154,10 +187,7 @@ fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mu
                     "{desc}: legacy SSO profile (sso_start_url in the profile): the AWS CLI gives it no refresh token, so it cannot be refreshed silently and needs a browser login every {}",
                     "time its token expires (usually 1-12 hours)"
                 ),
-                format!(
-                    "convert it to an [sso-session]: add `[sso-session NAME]` with sso_start_url = {}, sso_region = {} and sso_registration_scopes = {REFRESH_SCOPE}; in [profile {}] replace sso_start_url/sso_region with `sso_session = NAME`; then run `aws sso login --sso-session NAME` (or run `aws configure sso` and answer with a session name)",
-                    sp.start_url, sp.sso_region, sp.profile
-                ),
+                next_step::legacy_conversion(sp),
             );
             continue;
         }
@@ -169,8 +199,17 @@ fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mu
         }
         let st = exec::status(ctx, config, &chain);
         if let Some(problem) = &st.problem {
-            let fix = exec::next_step(&chain, HumanStep::Login, &config.login_cmd)
+            let fix = next_step::known(config, &chain, HumanStep::Login)
                 .unwrap_or_else(|| "fix what the message names".into());
+            if let Base::Sso(sp) = &chain.base
+                && let Some(session) = &sp.session
+            {
+                // Two hook profiles on one session: its login is one problem, not two.
+                if sessions_reported.contains(session) {
+                    continue;
+                }
+                sessions_reported.push(session.clone());
+            }
             out.problem(subject, format!("{desc}: {problem}"), fix);
             continue;
         }
@@ -210,9 +249,10 @@ fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mu
             _ => out.ok(subject, desc),
         }
     }
+    sessions_reported
 }
 
-fn check_sessions(ctx: &Ctx, config: &Config, targets: &[Target], out: &mut Out) {
+fn check_sessions(ctx: &Ctx, config: &Config, targets: &[Target], reported: &[String], out: &mut Out) {
     let Ok(cfg_path) = paths::aws_config_file(&ctx.env) else { return };
     let doc = IniDoc::read(&cfg_path).ok().flatten().unwrap_or_default();
     for t in targets.iter().filter(|t| !t.is_legacy()) {
@@ -235,24 +275,30 @@ fn check_sessions(ctx: &Ctx, config: &Config, targets: &[Target], out: &mut Out)
                 ),
             );
         }
+        // A profile's problem already said this session is not logged in (or its cache is
+        // broken); its refresh token and registration are still ours to judge.
+        let told = reported.contains(&t.name);
         match sso::session_status(ctx, config, &t.profile) {
+            Ok(st) if !st.token_found && told => {}
+            Err(_) if told => {}
             Ok(st) if !st.token_found => out.problem(
                 subject,
                 format!("no cached token ({})", st.token_path.display()),
-                format!("run `{}`", st.login_command),
+                format!("run `{}`", next_step::sso_login_command(config, &t.profile)),
             ),
             Ok(st) if !st.refresh_token_present => out.problem(
                 subject,
                 "the cached token has no refresh token: it cannot be refreshed silently",
                 format!(
                     "make sure [sso-session {}] has sso_registration_scopes = {REFRESH_SCOPE}, then run `{}`",
-                    t.name, st.login_command
+                    t.name,
+                    next_step::sso_login_command(config, &t.profile)
                 ),
             ),
             Ok(st) if !st.silent_refresh_possible => out.problem(
                 subject,
                 "the client registration has expired: silent refresh is no longer possible",
-                format!("run `{}`", st.login_command),
+                format!("run `{}`", next_step::sso_login_command(config, &t.profile)),
             ),
             Ok(st) => {
                 let until = st.silent_refresh_until().map(|t| expiry::relative(ctx.now, t)).unwrap_or_default();
@@ -317,26 +363,146 @@ fn check_file_modes(ctx: &Ctx, targets: &[Target], out: &mut Out) {
     }
 }
 
-fn read_user_settings(ctx: &Ctx) -> Option<(PathBuf, serde_json::Value)> {
-    let path = paths::claude_settings_file(&ctx.env).ok()?;
-    let text = fsutil::read_optional(&path).ok()??;
-    let v = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
-    Some((path, v))
+/// Why a file could not be read, as people fix it.
+enum FileTrouble {
+    Directory,
+    /// Permission denied.
+    Unreadable,
+    Other,
 }
 
-fn check_wiring(ctx: &Ctx, settings: Option<&(PathBuf, serde_json::Value)>, out: &mut Out) {
+impl FileTrouble {
+    fn of(path: &Path, e: &std::io::Error) -> FileTrouble {
+        if path.is_dir() || e.kind() == std::io::ErrorKind::IsADirectory {
+            FileTrouble::Directory
+        } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+            FileTrouble::Unreadable
+        } else {
+            FileTrouble::Other
+        }
+    }
+}
+
+/// Claude Code's user settings.json, as far as it could be read.
+enum UserSettings {
+    /// No path (no HOME).
+    Unknown,
+    Missing(PathBuf),
+    Directory(PathBuf),
+    Unreadable(PathBuf, std::io::Error),
+    TooLarge(PathBuf),
+    Invalid(PathBuf, String),
+    NotAnObject(PathBuf),
+    Parsed(PathBuf, serde_json::Value),
+}
+
+fn read_user_settings(ctx: &Ctx) -> UserSettings {
+    let Ok(path) = paths::claude_settings_file(&ctx.env) else { return UserSettings::Unknown };
+    if path.is_dir() {
+        return UserSettings::Directory(path);
+    }
+    let text = match fsutil::read_optional(&path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return UserSettings::Missing(path),
+        Err(FsError::Read { source, .. }) => {
+            return match FileTrouble::of(&path, &source) {
+                FileTrouble::Directory => UserSettings::Directory(path),
+                _ => UserSettings::Unreadable(path, source),
+            };
+        }
+        Err(FsError::TooLarge { .. }) => return UserSettings::TooLarge(path),
+        Err(e) => return UserSettings::Unreadable(path, std::io::Error::other(e.to_string())),
+    };
+    match serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}')) {
+        Ok(v) if v.is_object() => UserSettings::Parsed(path, v),
+        Ok(_) => UserSettings::NotAnObject(path),
+        Err(e) => UserSettings::Invalid(path, e.to_string()),
+    }
+}
+
+fn check_wiring(ctx: &Ctx, settings: &UserSettings, out: &mut Out) {
     let shown = paths::claude_settings_file(&ctx.env)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "settings.json".into());
-    let Some((path, v)) = settings else {
+    const NOT_RUN: &str = "Claude Code does not run our credential commands";
+    let (path, v) = match settings {
+        UserSettings::Parsed(path, v) => (path, v),
+        UserSettings::Unknown => {
+            out.problem(
+                "settings.json",
+                format!("cannot locate {shown}: {NOT_RUN}"),
+                "set HOME (or CLAUDE_CONFIG_DIR)",
+            );
+            return;
+        }
+        UserSettings::Missing(p) => {
+            out.problem(
+                "settings.json",
+                format!("{} does not exist: {NOT_RUN}", p.display()),
+                "run `cc-aws-keepalive setup`",
+            );
+            return;
+        }
+        UserSettings::Directory(p) => {
+            out.problem(
+                "settings.json",
+                format!("{} is a directory, not a file: {NOT_RUN}", p.display()),
+                format!("move the directory '{}' away, then run `cc-aws-keepalive setup`", p.display()),
+            );
+            return;
+        }
+        UserSettings::Unreadable(p, e) => {
+            let why = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "permission denied".to_string()
+            } else {
+                e.to_string()
+            };
+            out.problem(
+                "settings.json",
+                format!("{} is unreadable ({why}): {NOT_RUN} (Claude Code cannot read it either)", p.display()),
+                format!("make it readable by you: chmod 600 '{}' (and check its owner)", p.display()),
+            );
+            return;
+        }
+        UserSettings::TooLarge(p) => {
+            out.problem(
+                "settings.json",
+                format!("{} is larger than {} bytes: not a settings file", p.display(), fsutil::MAX_READ),
+                format!("move '{}' away, then run `cc-aws-keepalive setup`", p.display()),
+            );
+            return;
+        }
+        UserSettings::Invalid(p, detail) => {
+            out.problem(
+                "settings.json",
+                format!("{} is invalid JSON ({detail}): {NOT_RUN} (Claude Code ignores the file)", p.display()),
+                format!(
+                    "fix the JSON in '{}' at the line and column shown, then run `cc-aws-keepalive setup`",
+                    p.display()
+                ),
+            );
+            return;
+        }
+        UserSettings::NotAnObject(p) => {
+            out.problem(
+                "settings.json",
+                format!("{}: the top level is not a JSON object: {NOT_RUN}", p.display()),
+                format!("make '{}' a JSON object ({{ … }}), then run `cc-aws-keepalive setup`", p.display()),
+            );
+            return;
+        }
+    };
+    let keys = [(cs::EXPORT_KEY, cs::EXPORT_BIN), (cs::REFRESH_KEY, cs::REFRESH_BIN)];
+    // Neither set is one problem with one fix (not wired at all), not two.
+    if keys.iter().all(|(key, _)| v.get(*key).and_then(|x| x.as_str()).is_none()) {
         out.problem(
             "settings.json",
-            format!("{shown} is missing or not valid JSON: Claude Code does not run our credential commands"),
-            "run `cc-aws-keepalive setup` (or fix the JSON)",
+            format!("{} sets neither \"{}\" nor \"{}\": {NOT_RUN}", path.display(), cs::EXPORT_KEY, cs::REFRESH_KEY),
+            "run `cc-aws-keepalive setup`",
         );
         return;
-    };
-    for (key, bin) in [(cs::EXPORT_KEY, cs::EXPORT_BIN), (cs::REFRESH_KEY, cs::REFRESH_BIN)] {
+    }
+    for (key, bin) in keys {
         match v.get(key).and_then(|x| x.as_str()) {
             None => out.problem(
                 "settings.json",
@@ -376,10 +542,25 @@ fn check_claude_env(
     ctx: &Ctx,
     config: &Config,
     settings: Option<&(PathBuf, serde_json::Value)>,
+    state: &UserSettings,
     hook_profiles: &[String],
     out: &mut Out,
 ) {
-    out.0.extend(crate::claude_region::check(ctx, config, settings, hook_profiles));
+    // A settings.json that exists but cannot be used was reported by the wiring check; "it does
+    // not set CLAUDE_CODE_USE_BEDROCK" would be the same problem told again, less truly.
+    let broken = !matches!(state, UserSettings::Parsed(..) | UserSettings::Missing(_) | UserSettings::Unknown);
+    let findings = crate::claude_region::check(ctx, config, settings, hook_profiles);
+    for f in findings {
+        let bedrock_note = f.severity == Severity::Note && f.message.contains("CLAUDE_CODE_USE_BEDROCK");
+        if broken && bedrock_note {
+            continue;
+        }
+        let told = f.severity == Severity::Problem
+            && out.0.iter().any(|g| g.severity == Severity::Problem && g.message == f.message);
+        if !told {
+            out.0.push(f);
+        }
+    }
 }
 
 /// Keys in a project's settings that run commands to produce credentials.

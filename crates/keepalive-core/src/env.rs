@@ -42,6 +42,8 @@ pub mod vars {
     pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
     pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
     pub const NO_COLOR: &str = "NO_COLOR";
+    /// The terminal's width, when the shell exports it: `status` fits its table to it.
+    pub const COLUMNS: &str = "COLUMNS";
     /// Path of our config.json, overriding the XDG location.
     pub const CC_KEEPALIVE_CONFIG: &str = "CC_KEEPALIVE_CONFIG";
     /// Profile to use, overriding config.json and `AWS_PROFILE`.
@@ -97,6 +99,7 @@ pub mod vars {
         XDG_DATA_HOME,
         CLAUDE_CONFIG_DIR,
         NO_COLOR,
+        COLUMNS,
         CC_KEEPALIVE_CONFIG,
         CC_KEEPALIVE_PROFILE,
         CC_KEEPALIVE_NOW,

@@ -88,6 +88,26 @@ pub fn to_iso8601(t: OffsetDateTime) -> String {
     )
 }
 
+/// Serde for `Option<OffsetDateTime>` fields of our state files, as [`to_iso8601`] text.
+/// Text that does not parse reads as `None`: those files are informative, and one odd value
+/// must not cost the rest.
+pub mod serde_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::to_iso8601(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        Ok(text.and_then(|t| super::parse(&t).ok()))
+    }
+}
+
 /// `20261122T120000Z`, for backup file names.
 pub fn compact_stamp(t: OffsetDateTime) -> String {
     to_iso8601(t).replace(['-', ':'], "")

@@ -30,7 +30,7 @@ impl Level {
 }
 
 pub fn log_path(ctx: &Ctx) -> Option<PathBuf> {
-    crate::paths::state_dir(&ctx.env).ok().map(|d| d.join("keepalive.log"))
+    crate::paths::log_file(&ctx.env).ok()
 }
 
 /// Appends one line; logging never fails the caller.

@@ -126,7 +126,7 @@ impl Spec {
                 carried.push(((*name).to_string(), v.to_string()));
             }
         }
-        let stderr_log = paths::state_dir(env).ok().map(|d| d.join("daemon.stderr.log"));
+        let stderr_log = paths::daemon_stderr_log(env).ok();
         Spec { exe: exe.to_path_buf(), env: carried, stderr_log }
     }
 }

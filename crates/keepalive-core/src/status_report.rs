@@ -2,6 +2,10 @@
 //! each credential has left, and the daemon's state. Read from the caches
 //! only (no network), rendered as an aligned table or JSON. Never a secret:
 //! only names, times and booleans are collected.
+//!
+//! Scale: the AWS files and config.json are read once per report, whatever the number of
+//! sessions; the table fits the width it is given (long lists are shortened, cells cut,
+//! notes wrapped), JSON has everything.
 
 use std::time::Duration as StdDuration;
 
@@ -10,13 +14,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::Config;
 use crate::ctx::Ctx;
-use crate::daemon::{self, DaemonState, Settings};
-use crate::expiry;
+use crate::daemon::{self, DaemonState, Discovery, Settings};
 use crate::hook_io::{Colour, paint};
 use crate::providers::exec::{self, HumanStep};
 use crate::providers::resolve::ResolveError;
 use crate::providers::sso;
 use crate::providers::{Base, Chain};
+use crate::{expiry, next_step, text};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -34,6 +38,8 @@ pub struct SessionRow {
     pub login_needed_at: Option<OffsetDateTime>,
     pub end_reason: Option<String>,
     pub login_command: String,
+    /// What to do when the login is due: run the command, or (legacy profile) convert it.
+    pub next_step: String,
     /// The token cache could not be read.
     pub error: Option<String>,
 }
@@ -100,71 +106,24 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-/// Collects the report (no network).
+/// Collects the report (no network), reading each file once.
 pub fn collect(ctx: &Ctx) -> Report {
     let loaded = crate::config::load(&ctx.env);
     let config: &Config = &loaded.config;
     let (settings, warnings): (Settings, Vec<String>) = daemon::settings(&ctx.env, config);
     let mut problems: Vec<String> = loaded.problems().into_iter().chain(warnings).collect();
-    let hook_profiles = daemon::hook_profiles(ctx, config);
     if let Err(e) = crate::config::resolve_profile(&ctx.env, config) {
         problems.push(e.to_string());
     }
-    let (targets, target_problems) = daemon::targets(ctx, &hook_profiles);
-    problems.extend(target_problems);
+    let found = Discovery::read(ctx, config);
+    problems.extend(found.problems.iter().cloned());
     let state = daemon::read_state(&ctx.env);
-    let mut sessions = Vec::new();
-    for t in &targets {
-        let memo = state.as_ref().and_then(|s| s.sessions.get(&t.name));
-        let mut row = SessionRow {
-            name: t.name.clone(),
-            profiles: t.profiles.clone(),
-            legacy: t.is_legacy(),
-            sso_region: t.profile.sso_region.clone(),
-            token_found: false,
-            access_token_expires_at: None,
-            refresh_token_present: false,
-            registration_expires_at: None,
-            silent_refresh_possible: false,
-            silent_refresh_until: None,
-            login_needed_at: None,
-            end_reason: None,
-            login_command: if config.login_cmd.is_empty() {
-                sso::login_command(&t.profile)
-            } else {
-                config.login_cmd.clone()
-            },
-            error: None,
-        };
-        match sso::session_status(ctx, config, &t.profile) {
-            Ok(st) => {
-                let (mut end, mut reason) = daemon::session_end(&st, None, settings.threshold, ctx.now);
-                // The daemon may know better (failing refreshes, short tokens).
-                if let Some(m) = memo
-                    && let Some(known) = m.login_needed_at.as_deref().and_then(|s| expiry::parse(s).ok())
-                    && known < end
-                    && known > ctx.now
-                {
-                    end = known;
-                    reason = m.end_reason.clone().unwrap_or(reason);
-                }
-                row.token_found = st.token_found;
-                row.access_token_expires_at = st.access_token_expires_at;
-                row.refresh_token_present = st.refresh_token_present;
-                row.registration_expires_at = st.registration_expires_at;
-                row.silent_refresh_possible = st.silent_refresh_possible;
-                row.silent_refresh_until = st.silent_refresh_until();
-                row.login_needed_at = Some(end);
-                row.end_reason = Some(reason);
-            }
-            Err(e) => row.error = Some(e.to_string()),
-        }
-        sessions.push(row);
-    }
-    let profiles = daemon::hook_chains(ctx, &hook_profiles)
-        .into_iter()
-        .map(|(p, chain)| profile_row(ctx, config, &p, chain))
+    let sessions = found
+        .targets
+        .iter()
+        .map(|t| session_row(ctx, config, &settings, t, state.as_ref().and_then(|s| s.sessions.get(&t.name))))
         .collect();
+    let profiles = found.chains.into_iter().map(|(p, chain)| profile_row(ctx, config, &p, chain)).collect();
     Report {
         now: ctx.now,
         interval: settings.interval,
@@ -174,6 +133,60 @@ pub fn collect(ctx: &Ctx) -> Report {
         daemon: DaemonInfo { running: daemon::running(&ctx.env), state },
         problems,
     }
+}
+
+fn session_row(
+    ctx: &Ctx,
+    config: &Config,
+    settings: &Settings,
+    t: &daemon::Target,
+    memo: Option<&daemon::SessionMemo>,
+) -> SessionRow {
+    let login_command = next_step::sso_login_command(config, &t.profile);
+    let mut row = SessionRow {
+        name: t.name.clone(),
+        profiles: t.profiles.clone(),
+        legacy: t.is_legacy(),
+        sso_region: t.profile.sso_region.clone(),
+        token_found: false,
+        access_token_expires_at: None,
+        refresh_token_present: false,
+        registration_expires_at: None,
+        silent_refresh_possible: false,
+        silent_refresh_until: None,
+        login_needed_at: None,
+        end_reason: None,
+        next_step: if t.is_legacy() {
+            next_step::legacy_advice(config, &t.profile)
+        } else {
+            format!("run `{login_command}`")
+        },
+        login_command,
+        error: None,
+    };
+    match sso::session_status(ctx, config, &t.profile) {
+        Ok(st) => {
+            let (mut end, mut reason) = daemon::session_end(&st, None, settings.threshold, ctx.now);
+            // The daemon may know better (failing refreshes, short tokens).
+            if let Some(known) = memo.and_then(|m| m.login_needed_at)
+                && known < end
+                && known > ctx.now
+            {
+                end = known;
+                reason = memo.and_then(|m| m.end_reason.clone()).unwrap_or(reason);
+            }
+            row.token_found = st.token_found;
+            row.access_token_expires_at = st.access_token_expires_at;
+            row.refresh_token_present = st.refresh_token_present;
+            row.registration_expires_at = st.registration_expires_at;
+            row.silent_refresh_possible = st.silent_refresh_possible;
+            row.silent_refresh_until = st.silent_refresh_until();
+            row.login_needed_at = Some(end);
+            row.end_reason = Some(reason);
+        }
+        Err(e) => row.error = Some(e.to_string()),
+    }
+    row
 }
 
 fn profile_row(ctx: &Ctx, config: &Config, name: &str, chain: Result<Chain, ResolveError>) -> ProfileRow {
@@ -251,6 +264,7 @@ pub fn to_json(r: &Report) -> Value {
                 "loginNeededAt": iso(s.login_needed_at),
                 "loginNeededReason": s.end_reason,
                 "loginCommand": s.login_command,
+                "nextStep": s.next_step,
                 "error": s.error,
             })
         })
@@ -290,14 +304,14 @@ pub fn to_json(r: &Report) -> Value {
         "daemon": {
             "running": r.daemon.running,
             "pid": if has_state && st.pid != 0 { json!(st.pid) } else { Value::Null },
-            "startedAt": st.started_at,
+            "startedAt": iso(st.started_at),
             "intervalSeconds": if has_state { json!(st.interval_seconds) } else { Value::Null },
             "thresholdMinutes": if has_state { json!(st.threshold_minutes) } else { Value::Null },
-            "lastRun": st.last_run,
+            "lastRun": iso(st.last_run),
             "lastResult": st.last_result,
             "lastOk": st.last_ok,
             "consecutiveFailures": st.consecutive_failures,
-            "nextCheck": st.next_check,
+            "nextCheck": iso(st.next_check),
         },
         "problems": r.problems,
     })
@@ -321,14 +335,36 @@ fn left(now: OffsetDateTime, t: Option<OffsetDateTime>, warn: Duration) -> Cell 
     }
 }
 
+/// The widest a cell gets, whatever the width: longer ones are cut (`--json` has them whole).
+const MAX_CELL: usize = 60;
+/// The narrowest a column is squeezed to when the table must fit a width.
+const MIN_CELL: usize = 8;
+/// Profiles listed in a session's row before "+N more".
+const LIST_CELL: usize = 3;
+/// The daemon's last result is cut to this in the table (it has a part per session).
+const MAX_RESULT: usize = 200;
+
 /// Lays out rows with columns padded to the widest cell (widths by characters,
-/// colour codes added after padding so they do not count).
-fn table(header: &[&str], rows: &[Vec<Cell>], colour: bool) -> String {
+/// colour codes added after padding so they do not count). With a `width`, the widest
+/// columns give way first and their cells are cut with `…`.
+fn table(header: &[&str], rows: &[Vec<Cell>], colour: bool, width: Option<usize>) -> String {
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, (c, _)) in r.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(c.chars().count());
+            widths[i] = widths[i].max(c.chars().count().min(MAX_CELL));
+        }
+    }
+    if let Some(w) = width {
+        // Two spaces of indent, two between columns; in a narrow terminal columns get narrower.
+        let gaps = 2 + 2 * n.saturating_sub(1);
+        let floor = MIN_CELL.min(w.saturating_sub(gaps) / n.max(1)).max(1);
+        while gaps + widths.iter().sum::<usize>() > w {
+            let Some((i, widest)) = widths.iter().copied().enumerate().max_by_key(|(_, x)| *x) else { break };
+            if widest <= floor {
+                break;
+            }
+            widths[i] = widest - 1;
         }
     }
     let mut out = String::new();
@@ -336,8 +372,9 @@ fn table(header: &[&str], rows: &[Vec<Cell>], colour: bool) -> String {
     for r in std::iter::once(&head).chain(rows.iter()) {
         let mut line = String::from("  ");
         for (i, (c, col)) in r.iter().enumerate().take(n) {
+            let c = fit_cell(c, widths[i]);
             let pad = widths[i] - c.chars().count();
-            line.push_str(&paint(c, *col, colour));
+            line.push_str(&paint(&c, *col, colour));
             if i + 1 < n {
                 line.push_str(&" ".repeat(pad + 2));
             }
@@ -348,20 +385,62 @@ fn table(header: &[&str], rows: &[Vec<Cell>], colour: bool) -> String {
     out
 }
 
-/// The report as people read it.
-pub fn render(r: &Report, colour: bool) -> String {
+/// A cell cut to `width`; a shortened list keeps its "+N more".
+fn fit_cell(c: &str, width: usize) -> String {
+    if c.chars().count() <= width {
+        return c.to_string();
+    }
+    match c.rsplit_once(" +") {
+        Some((head, tail))
+            if tail.strip_suffix(" more").is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                && tail.len() + 4 <= width =>
+        {
+            let tail = format!(" +{tail}");
+            format!("{}{tail}", text::truncate(head, width - tail.chars().count()))
+        }
+        _ => text::truncate(c, width),
+    }
+}
+
+/// Appends `line` wrapped to `width` (as is without one).
+fn push_wrapped(out: &mut String, line: &str, width: Option<usize>) {
+    match width {
+        Some(w) => {
+            for l in text::wrap(line, w) {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        None => {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+}
+
+/// The narrowest width we lay out for; below it lines may be as wide as this.
+pub const MIN_WIDTH: usize = 40;
+
+/// The report as people read it, fitted to `width` characters when given (a terminal).
+pub fn render(r: &Report, colour: bool, width: Option<usize>) -> String {
+    let width = width.map(|w| w.max(MIN_WIDTH));
     let now = r.now;
     let mut out = String::new();
     let threshold = r.threshold;
     if r.sessions.is_empty() {
-        out.push_str("SSO sessions: none in the AWS config\n");
+        push_wrapped(&mut out, "SSO sessions: none in the AWS config", width);
     } else {
-        out.push_str(&format!("SSO sessions (refreshed when less than {} is left)\n", expiry::human(threshold)));
+        push_wrapped(
+            &mut out,
+            &format!("SSO sessions (refreshed when less than {} is left)", expiry::human(threshold)),
+            width,
+        );
         let rows: Vec<Vec<Cell>> = r
             .sessions
             .iter()
             .map(|s| {
-                let profiles = if s.profiles.is_empty() { "-".to_string() } else { s.profiles.join(", ") };
+                let profiles =
+                    if s.profiles.is_empty() { "-".to_string() } else { text::short_list(&s.profiles, LIST_CELL) };
                 let token = if s.error.is_some() {
                     ("UNREADABLE".into(), Colour::Red)
                 } else if !s.token_found {
@@ -383,10 +462,16 @@ pub fn render(r: &Report, colour: bool) -> String {
                 vec![(s.name.clone(), Colour::Plain), (profiles, Colour::Plain), token, silent, login]
             })
             .collect();
-        out.push_str(&table(&["SESSION", "PROFILES", "ACCESS TOKEN", "SILENT REFRESH", "LOGIN NEEDED"], &rows, colour));
+        out.push_str(&table(
+            &["SESSION", "PROFILES", "ACCESS TOKEN", "SILENT REFRESH", "LOGIN NEEDED"],
+            &rows,
+            colour,
+            width,
+        ));
     }
     if !r.profiles.is_empty() {
-        out.push_str("\nProfiles used by the Claude Code hooks\n");
+        out.push('\n');
+        push_wrapped(&mut out, "Profiles used by the Claude Code hooks", width);
         let rows: Vec<Vec<Cell>> = r
             .profiles
             .iter()
@@ -419,7 +504,12 @@ pub fn render(r: &Report, colour: bool) -> String {
                 vec![(p.name.clone(), Colour::Plain), (source, Colour::Plain), (detail, Colour::Plain), creds, step]
             })
             .collect();
-        out.push_str(&table(&["PROFILE", "SOURCE", "SESSION / FIELD", "CREDENTIALS", "NEXT LOGIN"], &rows, colour));
+        out.push_str(&table(
+            &["PROFILE", "SOURCE", "SESSION / FIELD", "CREDENTIALS", "NEXT LOGIN"],
+            &rows,
+            colour,
+            width,
+        ));
     }
     let mut notes: Vec<String> = Vec::new();
     for s in &r.sessions {
@@ -430,15 +520,15 @@ pub fn render(r: &Report, colour: bool) -> String {
         let Some(end) = s.login_needed_at else { continue };
         let reason = s.end_reason.clone().unwrap_or_default();
         if end <= now {
-            notes.push(format!("{}: browser login needed now ({reason}); run `{}`", s.name, s.login_command));
+            notes.push(format!("{}: browser login needed now ({reason}); {}", s.name, s.next_step));
         } else if end - now <= Duration::hours(24) {
             // Within a day: worth planning for.
             notes.push(format!(
-                "{}: browser login needed {} at {} ({reason}); run `{}` before then",
+                "{}: browser login needed {} at {} ({reason}); {} before then",
                 s.name,
                 expiry::relative(now, end),
                 short_time(end),
-                s.login_command
+                s.next_step
             ));
         }
     }
@@ -462,52 +552,63 @@ pub fn render(r: &Report, colour: bool) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&daemon_lines(r));
+    for l in daemon_lines(r) {
+        push_wrapped(&mut out, &l, width);
+    }
     if !notes.is_empty() || !r.problems.is_empty() {
         out.push('\n');
         for n in notes.iter().chain(r.problems.iter()) {
-            out.push_str(&format!("! {n}\n"));
+            push_wrapped(&mut out, &format!("! {n}"), width);
         }
     }
     out
 }
 
-fn daemon_lines(r: &Report) -> String {
+fn daemon_lines(r: &Report) -> Vec<String> {
     let now = r.now;
-    let mut out = String::new();
+    let mut out = Vec::new();
     let st = r.daemon.state.as_ref();
     if r.daemon.running {
         let pid = st.map(|s| format!(" (pid {})", s.pid)).unwrap_or_default();
         let every = st
             .map(|s| daemon::human_interval(StdDuration::from_secs(s.interval_seconds)))
             .unwrap_or_else(|| daemon::human_interval(r.interval));
-        out.push_str(&format!("Daemon: running{pid}, checks every {every}\n"));
+        out.push(format!("Daemon: running{pid}, checks every {every}"));
     } else {
-        out.push_str("Daemon: not running (`cc-aws-keepalive service install` starts it in the background)\n");
-        out.push_str(&format!(
-            "  would check every {}, refreshing sessions with less than {} left\n",
+        out.push("Daemon: not running (`cc-aws-keepalive service install` starts it in the background)".into());
+        out.push(format!(
+            "  would check every {}, refreshing sessions with less than {} left",
             daemon::human_interval(r.interval),
             expiry::human(r.threshold)
         ));
     }
     if let Some(s) = st {
-        if let Some(last) = &s.last_run {
-            let ago = expiry::parse(last).map(|t| format!(" ({})", expiry::relative(now, t))).unwrap_or_default();
+        if let Some(last) = s.last_run {
             let result = s.last_result.clone().unwrap_or_default();
+            // One part per session: cut, and say where the rest is.
+            let result = if result.chars().count() > MAX_RESULT {
+                format!("{} (`cc-aws-keepalive status --json` has it all)", text::truncate(&result, MAX_RESULT))
+            } else {
+                result
+            };
             let okword = match s.last_ok {
                 Some(true) => "ok",
                 Some(false) => "FAILED",
                 None => "?",
             };
-            out.push_str(&format!("  last run: {last}{ago}: {okword}: {result}\n"));
+            out.push(format!(
+                "  last run: {} ({}): {okword}: {result}",
+                expiry::to_iso8601(last),
+                expiry::relative(now, last)
+            ));
         }
         if s.consecutive_failures > 0 {
-            out.push_str(&format!("  consecutive failures: {}\n", s.consecutive_failures));
+            out.push(format!("  consecutive failures: {}", s.consecutive_failures));
         }
         if r.daemon.running
-            && let Some(next) = &s.next_check
+            && let Some(next) = s.next_check
         {
-            out.push_str(&format!("  next check: {next}\n"));
+            out.push(format!("  next check: {}", expiry::to_iso8601(next)));
         }
     }
     out
@@ -524,10 +625,25 @@ mod tests {
             vec![("a".to_string(), Colour::Red), ("x".to_string(), Colour::Plain)],
             vec![("long-name".to_string(), Colour::Plain), ("y".to_string(), Colour::Plain)],
         ];
-        let plain = table(&["H1", "H2"], &rows, false);
+        let plain = table(&["H1", "H2"], &rows, false, None);
         assert_eq!(plain, "  H1         H2\n  a          x\n  long-name  y\n");
-        let coloured = table(&["H1", "H2"], &rows, true);
+        let coloured = table(&["H1", "H2"], &rows, true, None);
         assert!(coloured.contains("\x1b[31ma\x1b[0m          x"), "{coloured:?}");
+    }
+
+    #[test]
+    fn tables_fit_a_width_and_lists_keep_their_count() {
+        let rows = vec![vec![
+            ("a-rather-long-session-name".to_string(), Colour::Plain),
+            ("p1, p2, p3 +997 more".to_string(), Colour::Plain),
+        ]];
+        let t = table(&["SESSION", "PROFILES"], &rows, false, Some(30));
+        for l in t.lines() {
+            assert!(l.chars().count() <= 30, "{l:?}");
+        }
+        assert!(t.contains("+997 more"), "{t}");
+        assert_eq!(fit_cell("p1, p2, p3 +997 more", 14), "p1,… +997 more");
+        assert_eq!(fit_cell("abcdefgh", 4), "abc…");
     }
 
     #[test]

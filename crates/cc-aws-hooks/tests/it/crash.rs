@@ -1,18 +1,21 @@
-//! Crash safety: `cc-aws-export` refreshing an SSO token (inside the refresh
-//! window) is killed with SIGKILL at random moments around the token cache
-//! write, 200 times. Afterwards the token cache must always be whole JSON with
-//! the old token pair or the new one (access token, its expiry and the refresh
-//! token from the same CreateToken), never a mix, never nothing.
+//! Crash safety: an SSO refresh (an export inside the refresh window) has its
+//! refresh worker — the process that calls CreateToken and writes the token
+//! cache, see `keepalive_core::providers::worker` — killed with SIGKILL at
+//! random moments around the token cache write, 200 times. Afterwards the
+//! token cache must always be whole JSON with the old token pair or the new one
+//! (access token, its expiry and the refresh token from the same CreateToken),
+//! never a mix, never nothing. (Kills of the export itself, which no longer
+//! touch the write, are `token_safety.rs`: they never lose the new token.)
 //!
 //! Aiming the kills: CreateToken is answered late by a fixed delay (`Fault::Slow`),
-//! the test sees the request arrive, and kills at arrival + delay + a random
-//! offset spread over the time from the answer to the portal call that follows
-//! the write (measured in runs without a kill, first and every 20 runs, as the
-//! machine's load changes). Most kills so land between the answer and the
-//! rename; the output reports where they landed.
+//! the test sees the request arrive, and kills the worker at arrival + delay + a
+//! random offset spread over the time from the answer to the worker's exit
+//! (measured in runs without a kill, first and every 20 runs, as the machine's
+//! load changes). Most kills so land between the answer and the rename; the
+//! output reports where they landed.
 
-// SIGKILL semantics and the timing they rely on are Unix ones.
-#![cfg(unix)]
+// SIGKILL semantics, /proc and the timing they rely on are Linux ones.
+#![cfg(target_os = "linux")]
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -63,6 +66,26 @@ fn temp_files(dir: &Path) -> Vec<String> {
             rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp.")).collect()
         })
         .unwrap_or_default()
+}
+
+/// The refresh worker the export started for this home: found through `/proc` by its hidden
+/// argument and the home's path in its job.
+pub(crate) fn find_worker(s: &Sso) -> Option<u32> {
+    let home = s.home.path().to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        (cmdline.contains(keepalive_core::providers::worker::WORKER_ARG) && cmdline.contains(&home)).then_some(pid)
+    })
+}
+
+/// Whether `pid` still runs (a zombie waiting for the export to reap it does not).
+pub(crate) fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| st.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')))
+        .unwrap_or(false)
 }
 
 fn spawn_export(s: &Sso) -> Child {
@@ -173,15 +196,16 @@ fn judge(s: &Sso, old: &Value, issued_before: usize, run: usize) -> Left {
     Left::New
 }
 
-/// One run without a kill: the time from CreateToken's answer to the portal call.
+/// One run without a kill: the time from CreateToken's answer to the worker's exit.
 fn measure_gap(s: &Sso) -> Duration {
     reset(s);
     s.mock.push_fault(Route::Token, Fault::Slow(ANSWER_DELAY));
-    let (tokens, roles) = (s.mock.count(Route::Token), s.mock.count(Route::RoleCredentials));
+    let tokens = s.mock.count(Route::Token);
     let start = Instant::now();
     let mut child = spawn_export(s);
     let asked = wait_until(&mut child, start, || s.mock.count(Route::Token) > tokens);
-    let fetched = wait_until(&mut child, start, || s.mock.count(Route::RoleCredentials) > roles);
+    let worker = find_worker(s);
+    let ended = worker.and_then(|pid| wait_until(&mut child, start, || !running(pid)));
     let status = reap(&mut child, RUN_LIMIT);
     assert!(
         status.is_some_and(|st| st.success()),
@@ -189,8 +213,8 @@ fn measure_gap(s: &Sso) -> Duration {
         s.home.read("export.stderr"),
         s.mock.dump()
     );
-    let (Some(a), Some(f)) = (asked, fetched) else { panic!("calibration: no CreateToken or no portal call") };
-    f.saturating_duration_since(a + ANSWER_DELAY)
+    let (Some(a), Some(e)) = (asked, ended) else { panic!("calibration: no CreateToken or no refresh worker") };
+    e.saturating_duration_since(a + ANSWER_DELAY)
 }
 
 #[test]
@@ -231,18 +255,21 @@ fn sigkill_during_the_sso_refresh_leaves_the_old_token_or_the_new_one() {
         let mut child = spawn_export(&s);
         let asked = wait_until(&mut child, start, || s.mock.count(Route::Token) > tokens)
             .unwrap_or_else(|| panic!("run {run} (seed {seed}): the export never called CreateToken"));
+        let worker = find_worker(&s).unwrap_or_else(|| panic!("run {run} (seed {seed}): no refresh worker"));
         let at = if offset_us >= 0 {
             asked + ANSWER_DELAY + Duration::from_micros(offset_us as u64)
         } else {
             asked + ANSWER_DELAY - Duration::from_micros(offset_us.unsigned_abs())
         };
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        if matches!(child.try_wait(), Ok(Some(_))) {
+        if !running(worker) {
             exited_first += 1;
-        } else {
-            child.kill().unwrap();
+        } else if let Some(pid) = rustix::process::Pid::from_raw(worker as i32) {
+            // It may end between the check and the kill; either is fine.
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
-        assert!(child.wait().is_ok(), "run {run}: cannot reap the export");
+        // The export carries on without its worker's answer (it re-reads the cache).
+        assert!(reap(&mut child, RUN_LIMIT).is_some(), "run {run}: the export did not end");
         settle(&s);
         temp_left = temp_files(&cache_dir).len();
         let left = judge(&s, &before, issued_before, run);
@@ -266,7 +293,7 @@ fn sigkill_during_the_sso_refresh_leaves_the_old_token_or_the_new_one() {
     assert_eq!(old + new, RUNS);
     // The kills must have been aimed well: both outcomes, mostly real kills.
     assert!(old >= RUNS / 10 && new >= RUNS / 10, "kills missed the write (old {old}, new {new}, seed {seed})");
-    assert!(exited_first <= RUNS / 2, "{exited_first} exports ended before their kill (seed {seed})");
+    assert!(exited_first <= RUNS / 2, "{exited_first} workers ended before their kill (seed {seed})");
     // Temp files killed writes left may hold the new refresh token: the next
     // write of the token cache removes those old enough to be orphans.
     let leftovers = temp_files(&cache_dir);
@@ -283,10 +310,11 @@ fn sigkill_during_the_sso_refresh_leaves_the_old_token_or_the_new_one() {
 
     offsets_us.sort();
     eprintln!(
-        "crash: {RUNS} SIGKILLs in {:?} (seed {seed}): old token {old}, new token {new}; \
-         {exited_first} exports had already exited; {temp_left} temp files left by kills between temp file \
+        "crash: {RUNS} SIGKILLs of the refresh worker in {:?} (seed {seed}): old token {old}, new token {new}; \
+         {exited_first} workers had already exited; {temp_left} temp files left by kills between temp file \
          and rename (removed by the next write); {rotation_lost} kills after CreateToken reached the server but \
-         before the rename (old pair kept while the server rotated the refresh token); answer→portal gaps {:?} µs, kill offsets {}..{} µs after the answer",
+         before the rename (old pair kept while the server rotated the refresh token: a SIGKILL aimed at the worker \
+         itself, which nothing in our process tree sends); answer→worker-exit gaps {:?} µs, kill offsets {}..{} µs after the answer",
         started.elapsed(),
         gaps.iter().map(Duration::as_micros).collect::<Vec<_>>(),
         offsets_us[0],

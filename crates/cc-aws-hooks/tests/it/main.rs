@@ -7,13 +7,17 @@ mod audit;
 mod chain;
 mod check;
 mod crash;
+mod credential_process;
 mod export;
 mod faults;
+mod legacy;
 mod load;
 mod refresh;
+mod rewrite_race;
 mod robustness;
 mod sso;
 mod statusline;
+mod token_safety;
 
 use std::time::Duration;
 

@@ -6,7 +6,9 @@
 // Helpers here are test code too: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod chains;
 mod cli;
+mod credential_process;
 mod daemon;
 mod doctor;
 mod faults;
@@ -15,7 +17,10 @@ mod refresh;
 mod region;
 mod service;
 mod setup;
+mod small_truths;
+mod start;
 mod status;
+mod symlinks;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

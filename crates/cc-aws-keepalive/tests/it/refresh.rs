@@ -161,3 +161,49 @@ fn expired_registration_is_not_refreshed_silently() {
     assert!(!out.stdout.contains(ACCESS));
     let _ = NOW;
 }
+
+#[test]
+fn refresh_renews_credentials_file_keys_once_across_concurrent_runs() {
+    use crate::daemon::{login_script, runs, write_keys_setup};
+    let home = test_support::TestHome::new();
+    // The login takes a second: long enough for the second refresh to find it running.
+    let login = login_script(&home, 1);
+    write_keys_setup(&home, "2026-11-22T12:05:00Z", &login);
+    let spawn = || {
+        let mut cmd = crate::command(&home, None, &["refresh"]);
+        cmd.env("CC_KEEPALIVE_NOW", NOW).stdin(std::process::Stdio::null());
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    for o in &outs {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{text}");
+        assert!(text.contains("valid until 2026-11-22T20:00:00Z"), "{text}");
+        assert!(!text.contains("nothing to refresh"), "{text}");
+        test_support::assert_no_secret(&text, &["SECRETsamlKEYvalue0123456789", "SESSIONsamlTOKEN0123456789"]);
+    }
+    assert_eq!(runs(&home), 1, "two refreshes, one login: {}", home.read("runs.log"));
+    assert!(home.read(".aws/credentials").contains("AKIANEWKEYS000000001"));
+    // Fresh now: a third refresh leaves them alone; --force runs the login again.
+    let out = run_at_now(&home, None, &["refresh"], &[]);
+    assert_eq!(out.status, Some(0), "{}", out.describe());
+    assert_eq!(runs(&home), 1);
+    let out = run_at_now(&home, None, &["refresh", "--force", "--profile", "saml"], &[]);
+    assert_eq!(out.status, Some(0), "{}", out.describe());
+    assert_eq!(runs(&home), 2, "{}", out.describe());
+}
+
+#[test]
+fn a_legacy_profile_is_told_to_convert() {
+    let home = crate::status::legacy_home("2026-11-22T11:00:00Z");
+    let out = run_at_now(&home, None, &["refresh", "--no-browser"], &[]);
+    assert_eq!(out.status, Some(1), "{}", out.describe());
+    assert!(out.stdout.contains("profile dev: browser login needed"), "{}", out.stdout);
+    assert!(out.stdout.contains("convert it to an [sso-session]"), "{}", out.stdout);
+    let out = run_at_now(&home, None, &["refresh", "--no-browser", "--profile", "dev"], &[]);
+    assert_eq!(out.status, Some(1), "{}", out.describe());
+    assert!(out.stdout.contains("convert it to an [sso-session]"), "{}", out.stdout);
+    assert_clean(&(out.stdout.clone() + &out.stderr), None);
+}

@@ -80,6 +80,7 @@ fn json_golden() {
                 "loginNeededAt": "2027-02-20T12:00:00Z",
                 "loginNeededReason": "its client registration expires then",
                 "loginCommand": "aws sso login --sso-session corp",
+                "nextStep": "run `aws sso login --sso-session corp`",
                 "error": null
             },
             {
@@ -91,6 +92,7 @@ fn json_golden() {
                 "loginNeededAt": "2026-11-22T12:00:00Z",
                 "loginNeededReason": "there is no cached SSO token",
                 "loginCommand": "aws sso login --sso-session other",
+                "nextStep": "run `aws sso login --sso-session other`",
                 "error": null
             }
         ],
@@ -150,4 +152,94 @@ fn unreadable_cache_is_reported_not_fatal() {
     // other: valid for an hour but without a refresh token: login needed when it runs out.
     assert!(out.stdout.contains("browser login needed in 1h0m"), "{}", out.stdout);
     assert!(!out.stdout.contains(ACCESS) && !out.stdout.contains(REFRESH));
+}
+
+/// Profile `dev`, legacy SSO (start URL in the profile), its token without a refresh token
+/// expiring at `expires`.
+pub fn legacy_home(expires: &str) -> TestHome {
+    let home = TestHome::new();
+    let start_url = "https://legacy.awsapps.com/start";
+    home.write(
+        ".aws/config",
+        format!(
+            "[profile dev]\nsso_start_url = {start_url}\nsso_region = us-east-1\nsso_account_id = 111122223333\n\
+             sso_role_name = Admin\nregion = us-east-1\n"
+        ),
+    );
+    let token = serde_json::json!({
+        "startUrl": start_url, "region": "us-east-1", "accessToken": ACCESS, "expiresAt": expires
+    });
+    home.write(test_support::sso::token_rel(start_url), token.to_string());
+    home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"dev"}"#);
+    home
+}
+
+#[test]
+fn a_legacy_profile_is_told_to_convert_in_the_table_and_the_json() {
+    let home = legacy_home("2026-11-22T14:00:00Z");
+    let out = run_at_now(&home, None, &["status"], &[]);
+    assert_eq!(out.status, Some(0), "{}", out.describe());
+    let note = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("! profile dev: browser login needed in 2h0m"))
+        .unwrap_or_else(|| panic!("no note for the legacy profile:\n{}", out.stdout));
+    assert!(note.contains("convert it to an [sso-session]") && note.contains("aws sso login --profile dev"), "{note}");
+    let out = run_at_now(&home, None, &["status", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let s = &v["sessions"][0];
+    assert_eq!(s["legacy"], true, "{s}");
+    assert_eq!(s["loginCommand"], "aws sso login --profile dev");
+    assert!(s["nextStep"].as_str().unwrap().contains("convert it to an [sso-session]"), "{s}");
+    assert_clean(&(out.stdout + &out.stderr), None);
+}
+
+/// 1000 sessions, one of them used by 1000 profiles, long names: every line of `status` fits
+/// the width it is given (and the JSON still has everything).
+#[test]
+fn no_status_line_is_wider_than_the_terminal() {
+    let home = TestHome::new();
+    let mut config = String::new();
+    for i in 0..1000 {
+        config.push_str(&format!(
+            "[sso-session session-with-a-rather-long-name-{i:04}]\nsso_start_url = https://s{i}.awsapps.com/start\n\
+             sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n\
+             [profile team-profile-with-a-long-name-{i:04}]\nsso_session = session-with-a-rather-long-name-0000\n\
+             sso_account_id = 111122223333\nsso_role_name = Admin\n"
+        ));
+    }
+    home.write(".aws/config", config);
+    // A daemon state whose last result has a part per session.
+    let result: Vec<String> =
+        (0..1000).map(|i| format!("session-with-a-rather-long-name-{i:04}: browser login needed")).collect();
+    home.write(
+        ".local/state/cc-aws-keepalive/daemon.json",
+        serde_json::json!({"pid": 1, "lastRun": "2026-11-22T11:55:00Z", "lastResult": result.join("; "), "lastOk": false})
+            .to_string(),
+    );
+    // A missing profile makes a long problem line; not-logged-in sessions make notes.
+    for width in [40, 80, 123] {
+        let out = run_at_now(
+            &home,
+            None,
+            &["status"],
+            &[("COLUMNS", &width.to_string()), ("AWS_PROFILE", "team-profile-with-a-long-name-0007")],
+        );
+        assert_eq!(out.status, Some(0), "{}", out.describe());
+        assert!(out.stdout.lines().count() > 1000, "{}", out.stdout.lines().count());
+        for l in out.stdout.lines() {
+            assert!(l.chars().count() <= width, "{} > {width}: {l:?}", l.chars().count());
+        }
+        if width > 80 {
+            assert!(out.stdout.contains("+997 more"), "the profile list is shortened:\n{}", out.stdout);
+        }
+    }
+    // Piped without COLUMNS: lines are not wrapped, but lists and cells are still bounded.
+    let out = run_at_now(&home, None, &["status"], &[]);
+    let widest = out.stdout.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 400, "a {widest}-character line");
+    let out = run_at_now(&home, None, &["status", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["sessions"][0]["profiles"].as_array().unwrap().len(), 1000);
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use super::Setup;
+use super::{Setup, step_hint};
 use crate::ctx::Ctx;
 use crate::env::vars;
 use crate::log::{self, Level};
@@ -22,8 +22,7 @@ pub const RENEW_EVERY_SECS: i64 = 60;
 /// Starts a detached silent renewal of the profile's chain unless one started in
 /// the last minute. Returns whether one was started.
 pub fn maybe_start_renew(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
-    let Ok(state) = crate::paths::state_dir(&ctx.env) else { return false };
-    let stamp = state.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest()));
+    let Ok(stamp) = crate::paths::renew_stamp(&ctx.env, profile) else { return false };
     spawn_self_at_most_every(ctx, &stamp, RENEW_EVERY_SECS, BACKGROUND_RENEW_ARG, profile, "the silent refresh")
 }
 
@@ -100,8 +99,7 @@ pub fn run_renew(ctx: &Ctx) -> u8 {
 /// per session end: the stamp records which token expiry we notified about.
 fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::providers::sso::SsoProfile) {
     let Ok(status) = crate::providers::sso::session_status(ctx, setup.config(), p) else { return };
-    let Ok(state) = crate::paths::state_dir(&ctx.env) else { return };
-    let stamp = state.join(format!("notified-login-{}", sha1_smol::Sha1::from(&p.profile).digest()));
+    let Ok(stamp) = crate::paths::login_notified_marker(&ctx.env, &p.profile) else { return };
     let key = status.access_token_expires_at.map(expiry::to_iso8601).unwrap_or_else(|| "none".into());
     if fsutil::read_optional(&stamp).ok().flatten().as_deref() == Some(key.as_str()) {
         return;
@@ -110,7 +108,7 @@ fn notify_login_needed_once(ctx: &Ctx, setup: &Setup, p: &crate::providers::sso:
     let n = crate::notify::Notification {
         kind: crate::notify::Kind::LoginNeeded,
         title: "AWS login needed".into(),
-        body: format!("{}: run `{}`", status.session_label, status.login_command),
+        body: format!("{}: {}", status.session_label, step_hint(setup, HumanStep::Login)),
     };
     crate::notify::send(ctx, setup.config().notify, &n);
 }

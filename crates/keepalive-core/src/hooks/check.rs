@@ -127,10 +127,12 @@ fn assess_sso(ctx: &Ctx, setup: &Setup, chain: &Chain, p: &sso::SsoProfile, stal
         Ok(s) => s,
         Err(e) => return Some(format!("AWS SSO: {e}")),
     };
+    // A legacy profile's real fix is converting it; a login only buys another unrefreshable token.
+    let todo = step_hint(setup, HumanStep::Login);
     if !status.token_found {
         return Some(format!(
-            "AWS SSO: not logged in for profile \"{}\" ({}); run `{}`.",
-            p.profile, status.session_label, status.login_command
+            "AWS SSO: not logged in for profile \"{}\" ({}); {todo}.",
+            p.profile, status.session_label
         ));
     }
     let window = Duration::minutes(cfg.sso_refresh_minutes as i64);
@@ -144,11 +146,10 @@ fn assess_sso(ctx: &Ctx, setup: &Setup, chain: &Chain, p: &sso::SsoProfile, stal
     if left > Duration::minutes(cfg.warn_minutes as i64) {
         return None;
     }
-    let command = if cfg.login_cmd.is_empty() { status.login_command.clone() } else { cfg.login_cmd.clone() };
     let when = if left <= Duration::ZERO {
         "has ended".to_string()
     } else {
         format!("ends {} and cannot be extended silently", expiry::relative(ctx.now, end))
     };
-    Some(format!("AWS SSO session for profile \"{}\" ({}) {when}; run `{command}`.", p.profile, status.session_label))
+    Some(format!("AWS SSO session for profile \"{}\" ({}) {when}; {todo}.", p.profile, status.session_label))
 }

@@ -3,6 +3,7 @@
 
 use super::{Output, Setup, autologin, background, login_hint, step_hint};
 use crate::ctx::Ctx;
+use crate::next_step;
 use crate::providers::exec::{self, ExecError, HumanStep};
 use crate::providers::{Base, Chain};
 
@@ -35,9 +36,15 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
             if step == HumanStep::Login {
                 autologin::maybe_start_background(ctx, &setup, &profile);
             }
-            let msg = match &e {
+            let msg = match (&e, &chain.base) {
                 // Only these leave the next step unsaid.
-                ExecError::KeysExpired { .. } | ExecError::Resolve(_) => format!("{e}; {}", step_hint(&setup, step)),
+                (ExecError::KeysExpired { .. } | ExecError::Resolve(_), _) => {
+                    format!("{e}; {}", step_hint(&setup, step))
+                }
+                // The error names `aws sso login`; the real fix is converting the profile.
+                (_, Base::Sso(p)) if step == HumanStep::Login && next_step::is_legacy(p) => {
+                    format!("{e}; {}", next_step::legacy_note(p))
+                }
                 _ => e.to_string(),
             };
             return fail(out, format!("cc-aws-export: {msg}"));

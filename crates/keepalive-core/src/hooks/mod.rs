@@ -6,13 +6,15 @@ pub mod background;
 pub mod check;
 pub mod export;
 pub mod refresh;
+pub mod start;
 pub mod statusline;
 
 use crate::config::{self, Config, Loaded};
 use crate::ctx::Ctx;
-use crate::providers::exec::{self, HumanStep};
+use crate::next_step;
+use crate::providers::Chain;
+use crate::providers::exec::HumanStep;
 use crate::providers::resolve::{self, ResolveError};
-use crate::providers::{Base, Chain};
 
 /// What a hook prints and how it exits.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -52,33 +54,17 @@ impl Setup {
     }
 }
 
-/// What to do when the chain needs `step`, for messages: the exact command when one is
-/// known, else [`login_hint`].
+/// What to do when the chain needs `step`, for messages: decided by [`next_step::advice`]
+/// (the exact command when one is known, the `[sso-session]` conversion for a legacy SSO
+/// profile, else where to set `loginCmd`).
 pub fn step_hint(setup: &Setup, step: HumanStep) -> String {
-    let known = setup.chain.as_ref().ok().and_then(|c| exec::next_step(c, step, &setup.config().login_cmd));
-    match (known, &setup.chain) {
-        (Some(s), Ok(Chain { base: Base::Keys(_), .. })) if setup.config().login_cmd.is_empty() => {
-            format!("{s} (set \"loginCmd\" in {} to see the exact command here)", config_where(setup))
-        }
-        (Some(s), _) => s,
-        (None, _) => login_hint(setup),
-    }
+    next_step::advice(setup.config(), setup.loaded.path.as_deref(), setup.chain.as_ref().ok(), step)
 }
 
-fn config_where(setup: &Setup) -> String {
-    setup.loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into())
-}
-
-/// How to log in, for messages: the configured `loginCmd`, or where to set it.
+/// How to log in, for messages when the profile does not resolve (or for keys a login tool
+/// writes): the configured `loginCmd`, or where to set it.
 pub fn login_hint(setup: &Setup) -> String {
-    let c = setup.config();
-    if !c.login_cmd.is_empty() {
-        format!("run `{}` in another terminal", c.login_cmd)
-    } else {
-        let where_ =
-            setup.loaded.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "config.json".into());
-        format!("log in again with your AWS login tool (set \"loginCmd\" in {where_} to see the exact command here)")
-    }
+    next_step::advice(setup.config(), setup.loaded.path.as_deref(), None, HumanStep::Login)
 }
 
 /// The hidden first argument with which a hook binary re-executes itself to do
@@ -88,6 +74,15 @@ pub const BACKGROUND_LOGIN_ARG: &str = "__background-login";
 /// Called first by hook binaries: runs background work when asked to and
 /// returns the exit code, else `None`.
 pub fn background_entry(first_arg: Option<&std::ffi::OsStr>) -> Option<u8> {
+    // First: a token refresh's call and save run in a worker re-executed from this binary.
+    if let Some(code) = crate::providers::worker::entry(first_arg) {
+        return Some(code);
+    }
+    // The launcher of a credential_process helper; otherwise notes that helpers may be
+    // started through this binary (so they die with it).
+    if let Some(code) = crate::process::launcher_entry(first_arg, crate::process::Interaction::Captured) {
+        return Some(code);
+    }
     let arg = first_arg?;
     if arg == BACKGROUND_LOGIN_ARG {
         let ctx = Ctx::from_process();

@@ -6,12 +6,13 @@
 
 use time::OffsetDateTime;
 
-use super::autologin::{self, LoginOutcome};
+use super::autologin;
 use super::{Setup, login_hint};
 use crate::ctx::Ctx;
-use crate::expiry;
+use crate::login_runner::{self, IfBusy, Login, LoginOutcome, Output, When};
 use crate::providers::exec::{self, ExecError, HumanStep};
-use crate::providers::{Base, Chain, login, sso};
+use crate::providers::{Base, Chain};
+use crate::{expiry, next_step};
 
 /// Runs the refresh, sending progress lines to `say`. Returns the exit code.
 pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
@@ -84,8 +85,8 @@ fn refresh_keys(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&st
 
 fn run_auto_login(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&str)) -> u8 {
     match autologin::run_foreground(ctx, setup, profile, say) {
-        LoginOutcome::Fresh(t) => {
-            say(&fresh_line(ctx, profile, t, "refreshed"));
+        LoginOutcome::Fresh { until, .. } => {
+            say(&fresh_line(ctx, profile, until, "refreshed"));
             0
         }
         LoginOutcome::Failed(why) => {
@@ -95,6 +96,7 @@ fn run_auto_login(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&
             ));
             1
         }
+        LoginOutcome::Busy => 1,
     }
 }
 
@@ -102,17 +104,20 @@ fn run_auto_login(ctx: &Ctx, setup: &Setup, profile: &str, say: &mut dyn FnMut(&
 /// `aws login`), then the chain again.
 fn browser_login(ctx: &Ctx, setup: &Setup, chain: &Chain, err: &ExecError, say: &mut dyn FnMut(&str)) -> u8 {
     let cfg = setup.config();
-    let (base_profile, command, what) = match &chain.base {
+    let (base_profile, what) = match &chain.base {
         Base::Sso(p) => {
             say(&format!(
                 "The AWS SSO session ({}) cannot be refreshed silently: a browser login is needed.",
                 p.label()
             ));
-            (p.profile.clone(), sso::login_command(p), "SSO login")
+            if next_step::is_legacy(p) {
+                say(&format!("Note: {}.", next_step::legacy_advice(cfg, p)));
+            }
+            (p.profile.clone(), "SSO login")
         }
         Base::Login(p) => {
             say(&format!("The aws login session of profile \"{}\" has ended: a browser login is needed.", p.profile));
-            (p.profile.clone(), login::login_command(p), "aws login")
+            (p.profile.clone(), "aws login")
         }
         Base::Keys(k) if !cfg.auto_login_cmd.is_empty() => {
             return run_auto_login(ctx, setup, &k.profile.clone(), say);
@@ -122,25 +127,42 @@ fn browser_login(ctx: &Ctx, setup: &Setup, chain: &Chain, err: &ExecError, say: 
             return 1;
         }
     };
-    let command = if cfg.login_cmd.is_empty() { command } else { cfg.login_cmd.clone() };
+    let Some(command) = next_step::login_command(cfg, &chain.base) else {
+        say(&format!("cc-aws-refresh: {err}; {}.", super::step_hint(setup, HumanStep::Login)));
+        return 1;
+    };
     let profile = setup.name().to_string();
     // The login changes the caches (and maybe the files): resolve again to judge it.
-    let fresh = || {
+    let fresh = |_: When| {
         let again = Setup::load(ctx);
         let chain = again.chain.as_ref().ok()?;
-        exec::credentials(ctx, again.config(), chain)
-            .ok()
-            .map(|c| c.expiration.unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)))
+        exec::credentials(ctx, again.config(), chain).ok().map(|c| c.expiration.unwrap_or_else(login_runner::no_expiry))
     };
-    match autologin::run_login(ctx, &base_profile, &command, what, &fresh, say) {
-        LoginOutcome::Fresh(t) => {
-            say(&format!("{what} for profile \"{profile}\" done: credentials {}.", valid_for(ctx, Some(t))));
+    let subject = format!("profile \"{base_profile}\"");
+    let login = Login {
+        what,
+        command: &command,
+        subject: &subject,
+        profile: Some(&base_profile),
+        output: Output::Shown,
+        timeout: login_runner::LOGIN_TIMEOUT,
+        if_busy: IfBusy::Wait,
+        force: false,
+        log_as: "refresh",
+    };
+    match login_runner::run(ctx, &login, &fresh, say) {
+        LoginOutcome::Fresh { until, .. } => {
+            say(&format!("{what} for profile \"{profile}\" done: credentials {}.", valid_for(ctx, Some(until))));
             0
         }
         LoginOutcome::Failed(why) => {
-            say(&format!("{what} for profile \"{profile}\" failed: {why}. Run `{command}` in another terminal."));
+            say(&format!(
+                "{what} for profile \"{profile}\" failed: {why}. To continue, {} in another terminal.",
+                super::step_hint(setup, HumanStep::Login)
+            ));
             1
         }
+        LoginOutcome::Busy => 1,
     }
 }
 

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use super::Setup;
 use crate::ctx::Ctx;
 use crate::hook_io::{Colour, paint};
-use crate::providers::exec;
+use crate::providers::{Base, exec};
 use crate::{expiry, process};
 
 /// A composed command slower than this is dropped; the timer always shows.
@@ -35,6 +35,8 @@ enum Until {
     At(OffsetDateTime),
     Unknown,
     Missing,
+    /// The `credential_process` helper failed on its last run and nothing fresh is cached.
+    HelperFailed,
 }
 
 /// The moment a human step is needed (the source session's end, an MFA role's expiry); the
@@ -44,6 +46,11 @@ fn until(ctx: &Ctx, setup: &Setup) -> Until {
     let status = exec::status(ctx, setup.config(), chain);
     if status.missing {
         return Until::Missing;
+    }
+    // A helper's failure is only recorded there; without this the line would count down to
+    // (or say "no expiry" for) credentials the next export cannot renew.
+    if matches!(chain.base, Base::Process { .. }) && status.problem.is_some() {
+        return Until::HelperFailed;
     }
     match status.step_at.or(status.creds_expire_at) {
         Some(t) => Until::At(t),
@@ -60,6 +67,7 @@ fn timer(ctx: &Ctx, setup: &Setup) -> String {
         Until::At(t) => t,
         Until::Unknown => return "AWS: no expiry".to_string(),
         Until::Missing => return paint("AWS: no credentials", Colour::Red, colour),
+        Until::HelperFailed => return paint("AWS: helper failed", Colour::Red, colour),
     };
     let left = exp - ctx.now;
     if left <= Duration::ZERO {

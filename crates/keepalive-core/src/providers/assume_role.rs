@@ -26,7 +26,7 @@ use crate::providers::sts::{self, AssumeRoleParams, Assumed, CHAINED_MAX_DURATIO
 #[derive(Debug, thiserror::Error)]
 pub enum AssumeRoleError {
     #[error(
-        "profile \"{profile}\" assumes {role_arn} with MFA (mfa_serial = {serial}), and the hooks cannot ask for a code: run `cc-aws-keepalive refresh --profile {profile}` in a terminal"
+        "profile \"{profile}\" assumes {role_arn} with MFA (mfa_serial = {serial}) and no code was given (only a terminal can give one): run `cc-aws-keepalive refresh --profile {profile}` in a terminal"
     )]
     MfaRequired { profile: String, role_arn: String, serial: String },
     #[error(transparent)]

@@ -110,8 +110,10 @@ pub fn renew(
         Base::Sso(p) => {
             sso::refresh_session(ctx, config, p, force)?;
         }
+        // `aws login` keys last 15 minutes at most: renew whenever less than the window is left.
         Base::Login(p) => {
-            login::refresh(ctx, p, force)?;
+            let due = login::status(ctx, p).expires_at.is_none_or(|t| t - ctx.now < window);
+            login::refresh(ctx, p, force || due)?;
         }
         _ => {}
     }
@@ -194,7 +196,7 @@ impl Walk<'_, '_> {
             }
             Base::Sso(p) => Ok(sso::role_credentials(ctx, self.config, p)?),
             Base::Login(p) => Ok(login::credentials(ctx, p)?),
-            Base::Process { profile, command } => Ok(process::credentials(ctx, profile, command)?),
+            Base::Process { profile, command } => Ok(process::credentials(ctx, profile, command, self.force)?),
             Base::WebIdentity(w) => {
                 let enough = self.enough();
                 let reread = || web_identity::cached(ctx, w).filter(|c| enough(c));
@@ -268,7 +270,20 @@ pub fn status(ctx: &Ctx, config: &Config, chain: &Chain) -> ChainStatus {
                 st.problem = Some(format!("no aws login session cached; run `{}`", login::login_command(p)));
             }
         }
-        Base::Process { profile, command } => st.creds_expire_at = process::cached_expiry(ctx, profile, command),
+        Base::Process { profile, command } => {
+            let s = process::status(ctx, profile, command);
+            st.creds_expire_at = s.expires_at;
+            // The last run failed and nothing fresh is cached: the next export fails the same
+            // way unless the helper gets what it asked for (a key touch, a code, a login).
+            if let Some(f) = s.failure {
+                let who = chain.profile.as_deref().unwrap_or("default");
+                st.problem = Some(format!(
+                    "credential_process {} ({}); run `cc-aws-keepalive refresh --profile {who}` in a terminal, where it can prompt",
+                    f.reason,
+                    expiry::relative(ctx.now, f.at)
+                ));
+            }
+        }
         Base::WebIdentity(w) => st.creds_expire_at = web_identity::cached(ctx, w).and_then(|c| c.expiration),
     }
     if st.step_at.is_some() {
@@ -285,24 +300,4 @@ pub fn status(ctx: &Ctx, config: &Config, chain: &Chain) -> ChainStatus {
         }
     }
     st
-}
-
-/// The command or action that a [`HumanStep`] means for this chain, for messages.
-/// `login_cmd` is the user's configured `loginCmd` (empty: none).
-pub fn next_step(chain: &Chain, step: HumanStep, login_cmd: &str) -> Option<String> {
-    match step {
-        HumanStep::None => None,
-        HumanStep::Mfa => {
-            let profile = chain.profile.as_deref().unwrap_or("default");
-            Some(format!("run `cc-aws-keepalive refresh --profile {profile}` in a terminal and enter your MFA code"))
-        }
-        HumanStep::Login if !login_cmd.is_empty() => Some(format!("run `{login_cmd}`")),
-        HumanStep::Login => match &chain.base {
-            Base::Sso(p) => Some(format!("run `{}`", sso::login_command(p))),
-            Base::Login(p) => Some(format!("run `{}`", login::login_command(p))),
-            Base::Keys(_) => Some("log in again with your AWS login tool".to_string()),
-            Base::Env(_) => Some("renew the keys in your environment and restart Claude Code from that shell".into()),
-            Base::Process { .. } | Base::WebIdentity(_) => None,
-        },
-    }
 }

@@ -18,7 +18,9 @@
 //!   `aws login` helps. `INSUFFICIENT_PERMISSIONS`: `signin:CreateOAuth2Token` is denied.
 //!
 //! botocore takes no lock; we do (N callers, one refresh) and, after a refused refresh, read
-//! the file again in case botocore rotated the refresh token meanwhile. We refresh earlier
+//! the file again in case botocore rotated the refresh token meanwhile. The refresh's call and
+//! save run in a worker process that a kill of the caller cannot stop, with the write prepared
+//! before the call and a stash when the file cannot take the result (`providers::worker`). We refresh earlier
 //! (10 minutes left, [`cached::fresh_margin`]), so botocore finds our keys fresh.
 //!
 //! The file holds the keys, the refresh token and the DPoP private key: nothing from it but
@@ -39,11 +41,12 @@ use crate::creds::Credentials;
 use crate::ctx::Ctx;
 use crate::env::Env;
 use crate::expiry;
-use crate::fsutil::{self, FsError, SECRET_DIR_MODE, SECRET_FILE_MODE};
+use crate::fsutil::{self, FsError, PreparedWrite, SECRET_DIR_MODE, SECRET_FILE_MODE};
 use crate::http::{self, Body, Client, HttpError, Method, Request, Service};
-use crate::lock::{self, LockError};
+use crate::lock::LockError;
 use crate::log::{self, Level};
 use crate::paths::{self, PathError};
+use crate::providers::worker::{self, Locking, SaveError, Stashable, WorkerError};
 use crate::secret::Secret;
 
 /// The longest an `aws login` session lives: AWS documents that the CLI and SDKs "refresh
@@ -119,7 +122,12 @@ pub enum LoginError {
     #[error(
         "cannot save the refreshed aws login session of profile \"{profile}\": {source}; the old refresh token is used up: fix that, then run `{command}`"
     )]
-    Write { profile: String, source: FsError, command: String },
+    Write { profile: String, source: SaveError, command: String },
+    /// An error the refresh worker reported, as it rendered it.
+    #[error("{message}")]
+    Worker { message: String, needs_login: bool },
+    #[error("cannot refresh the aws login session of profile \"{profile}\": {source}")]
+    WorkerFailed { profile: String, source: WorkerError },
     #[error(
         "another process has been refreshing the aws login session of profile \"{profile}\" for over {secs} s (lock {path}); retry in a moment"
     )]
@@ -141,6 +149,7 @@ impl LoginError {
                 | LoginError::Incomplete { .. }
                 | LoginError::DpopKey { .. }
                 | LoginError::NeedsLogin { .. }
+                | LoginError::Worker { needs_login: true, .. }
         )
     }
 }
@@ -325,6 +334,26 @@ impl LoginToken {
         }
         fsutil::write_atomic(&self.path, self.to_json().as_bytes(), Some(SECRET_FILE_MODE))
     }
+
+    /// The write of the refreshed session, prepared before the refresh token is spent: the
+    /// temp file (0600) next to the cache, filled to twice today's size (8 KiB at least).
+    fn prepare_write(&self) -> Result<PreparedWrite, FsError> {
+        if let Some(dir) = self.path.parent() {
+            fsutil::ensure_dir(dir, SECRET_DIR_MODE)?;
+        }
+        let reserve = super::sso::cache::reserve_for(self.to_json().len());
+        fsutil::prepare_write(&self.path, reserve, Some(SECRET_FILE_MODE))
+    }
+}
+
+impl Stashable for LoginToken {
+    fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+
+    fn write_back(&self) -> Result<(), String> {
+        self.write().map_err(|e| e.to_string())
+    }
 }
 
 /// Why a cache file could not be read. Details never quote the file's content.
@@ -336,10 +365,36 @@ pub enum CacheError {
 
 /// Reads a login cache file; `Ok(None)` when it does not exist.
 pub fn read(path: &Path) -> Result<Option<LoginToken>, CacheError> {
-    let Some(text) = fsutil::read_optional(path).map_err(CacheError::Fs)? else {
-        return Ok(None);
-    };
-    parse(&text, path).map(Some).map_err(CacheError::Corrupt)
+    // A file that refuses renames (bind-mounted) is rewritten in place: a read may catch a
+    // mix of two versions for a moment, so an unreadable file is read again, briefly.
+    let mut tries = super::sso::cache::CORRUPT_RETRIES;
+    loop {
+        let Some(text) = fsutil::read_optional(path).map_err(CacheError::Fs)? else {
+            return Ok(None);
+        };
+        match parse(&text, path) {
+            Err(_) if tries > 0 => {
+                tries -= 1;
+                std::thread::sleep(super::sso::cache::CORRUPT_PAUSE);
+            }
+            result => return result.map(Some).map_err(CacheError::Corrupt),
+        }
+    }
+}
+
+/// Names the session's lock and its stash: `login-<cache key>`.
+fn stash_name(p: &LoginProfile) -> String {
+    format!("login-{}", cache_key(&p.session))
+}
+
+/// [`read`], adopting a stashed session that is newer (see [`worker::adopt`]).
+fn read_adopting(
+    ctx: &Ctx,
+    p: &LoginProfile,
+    path: &Path,
+    locking: Locking<'_>,
+) -> Result<Option<LoginToken>, CacheError> {
+    worker::adopt(ctx, &stash_name(p), locking, || read(path), |text| parse(text, path).ok())
 }
 
 /// Parses a login cache file. An empty, cut-off or non-JSON file, wrong types or an
@@ -384,9 +439,12 @@ pub fn parse(text: &str, path: &Path) -> Result<LoginToken, String> {
     })
 }
 
-/// The cache file of `p`, which must exist and be readable.
-fn read_required(p: &LoginProfile, path: &Path) -> Result<LoginToken, LoginError> {
-    match read(path) {
+/// The cache file of `p`, which must exist and be readable (a newer stash adopted).
+/// `held`: whether the caller holds the session lock.
+fn read_required(ctx: &Ctx, p: &LoginProfile, path: &Path, held: bool) -> Result<LoginToken, LoginError> {
+    let lock_path = paths::lock_file(&ctx.env, &stash_name(p))?;
+    let locking = if held { Locking::Held } else { Locking::Try(&lock_path) };
+    match read_adopting(ctx, p, path, locking) {
         Ok(Some(t)) => Ok(t),
         Ok(None) => {
             Err(LoginError::NoCache { profile: p.profile.clone(), path: path.to_path_buf(), command: login_command(p) })
@@ -407,7 +465,7 @@ fn read_required(p: &LoginProfile, path: &Path) -> Result<LoginToken, LoginError
 /// minutes or less for an hour.
 pub fn credentials(ctx: &Ctx, p: &LoginProfile) -> Result<Credentials, LoginError> {
     let path = cache_path(&ctx.env, p)?;
-    let token = read_required(p, &path)?;
+    let token = read_required(ctx, p, &path, false)?;
     if let Some(c) = token.fresh_credentials(ctx.now) {
         return Ok(c);
     }
@@ -424,7 +482,7 @@ pub fn credentials(ctx: &Ctx, p: &LoginProfile) -> Result<Credentials, LoginErro
 /// `force`); returns the expiry of the keys now cached.
 pub fn refresh(ctx: &Ctx, p: &LoginProfile, force: bool) -> Result<OffsetDateTime, LoginError> {
     let path = cache_path(&ctx.env, p)?;
-    let token = read_required(p, &path)?;
+    let token = read_required(ctx, p, &path, false)?;
     if !force
         && token.fresh_credentials(ctx.now).is_some()
         && let Some(exp) = token.expires_at
@@ -443,90 +501,188 @@ pub fn refresh(ctx: &Ctx, p: &LoginProfile, force: bool) -> Result<OffsetDateTim
 
 /// Refreshes under the session's lock. `seen`: `None` for a normal refresh (skipped when the
 /// file holds fresh keys by then); `Some(key id)` to force replacing that key (skipped when the
-/// file already holds other fresh keys: someone refreshed while we waited).
+/// file already holds other fresh keys: someone refreshed while we waited). The call and the
+/// save run in a worker process ([`worker`]): a kill of this process cannot lose the rotated
+/// refresh token.
 fn refresh_locked(
     ctx: &Ctx,
     p: &LoginProfile,
     path: &Path,
     seen: Option<Option<String>>,
 ) -> Result<LoginToken, LoginError> {
-    let lock_path = paths::lock_file(&ctx.env, &format!("login-{}", cache_key(&p.session)))?;
-    let Some(_guard) = lock::lock_with_timeout(&lock_path, cached::LOCK_WAIT)? else {
+    let lock_path = paths::lock_file(&ctx.env, &stash_name(p))?;
+    let Some(lock) = worker::lock(&lock_path, cached::LOCK_WAIT)? else {
         return Err(LoginError::LockTimeout {
             profile: p.profile.clone(),
             path: lock_path,
             secs: cached::LOCK_WAIT.as_secs(),
         });
     };
-    let mut token = read_required(p, path)?;
-    if token.fresh_credentials(ctx.now).is_some() && seen.as_ref().is_none_or(|old| *old != token.access_key_id) {
-        return Ok(token);
+    let job = RefreshJob { profile: p.clone(), path: path.to_path_buf(), seen };
+    // Someone may have refreshed while we waited for the lock: then no worker is needed.
+    let before = read_required(ctx, p, path, true)?;
+    if job.reuse(ctx, &before) {
+        return Ok(before);
     }
-    // Two tries at most: the second only with a refresh token botocore rotated meanwhile.
-    for _ in 0..2 {
-        match call_signin(ctx, p, &token) {
-            Ok(grant) => {
-                let expires_at = ctx
-                    .now
-                    .checked_add(Duration::seconds(grant.expires_in))
-                    .unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
-                token.set_refreshed(grant, expires_at);
-                token.write().map_err(|source| LoginError::Write {
-                    profile: p.profile.clone(),
-                    source,
-                    command: login_command(p),
-                })?;
-                log::write(
-                    ctx,
-                    Level::Info,
-                    "login",
-                    &format!(
-                        "refreshed aws login session of profile {} ({}), valid until {}",
-                        p.profile,
-                        token.access_key_id.as_deref().unwrap_or_default(),
-                        expiry::to_iso8601(expires_at)
-                    ),
-                );
-                return Ok(token);
-            }
-            Err(e @ LoginError::NeedsLogin { .. }) => {
-                // botocore and the CLI refresh without our lock: the refresh token we sent may
-                // have been rotated by them a moment ago.
-                match read(path) {
-                    Ok(Some(again)) if again.refresh_token != token.refresh_token => {
-                        if again.fresh_credentials(ctx.now).is_some() {
-                            log::write(
-                                ctx,
-                                Level::Info,
-                                "login",
-                                &format!("aws login session of profile {} was refreshed by another tool", p.profile),
-                            );
-                            return Ok(again);
+    let result = worker::run(ctx, &lock, &job);
+    // Whatever the worker did, the cache (or the stash it adopts) now says where we are.
+    let after = read_required(ctx, p, path, true)?;
+    match result {
+        Ok(Ok(())) => Ok(after),
+        Ok(Err(e)) => Err(e),
+        // The worker saved new keys before it failed to answer.
+        Err(_) if after.fresh_credentials(ctx.now).is_some() && after.access_key_id != before.access_key_id => {
+            Ok(after)
+        }
+        Err(source) => Err(LoginError::WorkerFailed { profile: p.profile.clone(), source }),
+    }
+}
+
+/// A silent refresh of one `aws login` session, as a worker runs it. `seen` holds an access
+/// key id (not a secret).
+#[derive(Debug, Clone)]
+pub struct RefreshJob {
+    profile: LoginProfile,
+    path: PathBuf,
+    seen: Option<Option<String>>,
+}
+
+impl RefreshJob {
+    /// Whether the cache already holds what this refresh would produce.
+    fn reuse(&self, ctx: &Ctx, token: &LoginToken) -> bool {
+        token.fresh_credentials(ctx.now).is_some() && self.seen.as_ref().is_none_or(|old| *old != token.access_key_id)
+    }
+
+    /// The critical section: re-read, prepare the write, CreateOAuth2Token, save. The lock is held.
+    fn refresh(&self, ctx: &Ctx) -> Result<(), LoginError> {
+        let (p, path) = (&self.profile, self.path.as_path());
+        let mut token = read_required(ctx, p, path, true)?;
+        if self.reuse(ctx, &token) {
+            return Ok(());
+        }
+        // Two tries at most: the second only with a refresh token botocore rotated meanwhile.
+        for _ in 0..2 {
+            match call_signin(ctx, p, &token) {
+                Ok((grant, prepared)) => {
+                    let expires_at = ctx
+                        .now
+                        .checked_add(Duration::seconds(grant.expires_in))
+                        .unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
+                    token.set_refreshed(grant, expires_at);
+                    let saved =
+                        worker::save(ctx, &stash_name(p), prepared, token.to_json().as_bytes()).map_err(|source| {
+                            LoginError::Write { profile: p.profile.clone(), source, command: login_command(p) }
+                        })?;
+                    log::write(
+                        ctx,
+                        Level::Info,
+                        "login",
+                        &format!(
+                            "refreshed aws login session of profile {} ({}), valid until {}{}",
+                            p.profile,
+                            token.access_key_id.as_deref().unwrap_or_default(),
+                            expiry::to_iso8601(expires_at),
+                            saved.note()
+                        ),
+                    );
+                    return Ok(());
+                }
+                Err(e @ LoginError::NeedsLogin { .. }) => {
+                    // botocore and the CLI refresh without our lock: the refresh token we sent may
+                    // have been rotated by them a moment ago.
+                    match read(path) {
+                        Ok(Some(again)) if again.refresh_token != token.refresh_token => {
+                            if again.fresh_credentials(ctx.now).is_some() {
+                                log::write(
+                                    ctx,
+                                    Level::Info,
+                                    "login",
+                                    &format!(
+                                        "aws login session of profile {} was refreshed by another tool",
+                                        p.profile
+                                    ),
+                                );
+                                return Ok(());
+                            }
+                            token = again;
                         }
-                        token = again;
-                    }
-                    _ => {
-                        log::write(ctx, Level::Warn, "login", &e.to_string());
-                        return Err(e);
+                        _ => {
+                            log::write(ctx, Level::Warn, "login", &e.to_string());
+                            return Err(e);
+                        }
                     }
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
+        }
+        let e = LoginError::NeedsLogin {
+            profile: p.profile.clone(),
+            at: format!("{} CreateOAuth2Token", Service::Signin.name()),
+            code: "refused twice".into(),
+            command: login_command(p),
+        };
+        log::write(ctx, Level::Warn, "login", &e.to_string());
+        Err(e)
+    }
+}
+
+impl worker::Job for RefreshJob {
+    const KIND: &'static str = "login-refresh";
+    type Out = Result<(), LoginError>;
+
+    fn to_json(&self) -> Value {
+        let p = &self.profile;
+        serde_json::json!({
+            "profile": p.profile, "session": p.session, "region": p.region, "path": self.path,
+            "force": self.seen.is_some(), "seen": self.seen.clone().flatten(),
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<RefreshJob> {
+        let text = |k: &str| v[k].as_str().map(str::to_string);
+        let profile = LoginProfile { profile: text("profile")?, session: text("session")?, region: text("region") };
+        let seen = v["force"].as_bool()?.then(|| text("seen"));
+        Some(RefreshJob { profile, path: PathBuf::from(text("path")?), seen })
+    }
+
+    fn run(&self, ctx: &Ctx) -> Self::Out {
+        self.refresh(ctx)
+    }
+
+    fn encode(out: &Self::Out) -> Value {
+        match out {
+            Ok(()) => serde_json::json!({"ok": {}}),
+            Err(LoginError::NeedsLogin { at, code, .. }) => {
+                serde_json::json!({"err": {"needsLogin": {"at": at, "code": code}}})
+            }
+            Err(e) => serde_json::json!({"err": {"message": e.to_string(), "needsLogin": e.needs_login()}}),
         }
     }
-    let e = LoginError::NeedsLogin {
-        profile: p.profile.clone(),
-        at: format!("{} CreateOAuth2Token", Service::Signin.name()),
-        code: "refused twice".into(),
-        command: login_command(p),
-    };
-    log::write(ctx, Level::Warn, "login", &e.to_string());
-    Err(e)
+
+    fn decode(&self, reply: &Value) -> Option<Self::Out> {
+        if reply.get("ok").is_some() {
+            return Some(Ok(()));
+        }
+        let err = reply.get("err")?;
+        let p = &self.profile;
+        if let Some(n) = err.get("needsLogin").filter(|n| n.is_object()) {
+            return Some(Err(LoginError::NeedsLogin {
+                profile: p.profile.clone(),
+                at: n["at"].as_str()?.to_string(),
+                code: n["code"].as_str()?.to_string(),
+                command: login_command(p),
+            }));
+        }
+        Some(Err(LoginError::Worker {
+            message: err["message"].as_str()?.to_string(),
+            needs_login: err["needsLogin"].as_bool().unwrap_or(false),
+        }))
+    }
 }
 
 /// One CreateOAuth2Token call with `token`'s refresh token. Makes sure first that the cache
 /// can be rewritten: the refresh token is single use.
-fn call_signin(ctx: &Ctx, p: &LoginProfile, token: &LoginToken) -> Result<Grant, LoginError> {
+fn call_signin(ctx: &Ctx, p: &LoginProfile, token: &LoginToken) -> Result<(Grant, PreparedWrite), LoginError> {
     let profile = || p.profile.clone();
     let incomplete =
         |what| LoginError::Incomplete { profile: profile(), path: token.path.clone(), what, command: login_command(p) };
@@ -550,7 +706,8 @@ fn call_signin(ctx: &Ctx, p: &LoginProfile, token: &LoginToken) -> Result<Grant,
                 _ => LoginError::Http { profile: profile(), source },
             }
         })?;
-    fsutil::check_writable(&token.path).map_err(|source| LoginError::NotWritable { profile: profile(), source })?;
+    // The temp file for the successor exists, with room, before the refresh token is spent.
+    let prepared = token.prepare_write().map_err(|source| LoginError::NotWritable { profile: profile(), source })?;
     // The proof's URL is exactly the one the request goes to (the client joins the same way).
     let htu = format!("{}{TOKEN_PATH}", endpoint.base);
     let at = format!("{} CreateOAuth2Token at {htu}", Service::Signin.name());
@@ -574,12 +731,13 @@ fn call_signin(ctx: &Ctx, p: &LoginProfile, token: &LoginToken) -> Result<Grant,
         })
         .map_err(|source| LoginError::Http { profile: profile(), source })?;
     if reply.status == 200 {
-        return parse_grant(&reply.body).map_err(|detail| LoginError::BadAnswer {
+        let grant = parse_grant(&reply.body).map_err(|detail| LoginError::BadAnswer {
             profile: profile(),
             at,
             detail,
             command: login_command(p),
-        });
+        })?;
+        return Ok((grant, prepared));
     }
     // The `error` member (AccessDeniedException and the others) first, then the error type.
     let code = reply.error_code();
@@ -662,7 +820,8 @@ impl LoginStatus {
     }
 }
 
-/// The cache's view of `p`: no network, no writes.
+/// The cache's view of `p`: no network; the only write is the adoption of a stashed refresh
+/// (see [`worker::adopt`]).
 pub fn status(ctx: &Ctx, p: &LoginProfile) -> LoginStatus {
     let mut st = LoginStatus {
         profile: p.profile.clone(),
@@ -685,7 +844,9 @@ pub fn status(ctx: &Ctx, p: &LoginProfile) -> LoginStatus {
         }
     };
     st.cache_path = Some(path.clone());
-    let token = match read(&path) {
+    let lock_path = paths::lock_file(&ctx.env, &stash_name(p)).ok();
+    let locking = lock_path.as_deref().map_or(Locking::Held, Locking::Try);
+    let token = match read_adopting(ctx, p, &path, locking) {
         Ok(Some(t)) => t,
         Ok(None) => return st,
         Err(CacheError::Fs(e)) => {
@@ -1255,6 +1416,29 @@ mod tests {
             !LoginError::Http { profile: "c".into(), source: HttpError::Refused { at: "x".into(), attempts: 1 } }
                 .needs_login()
         );
+    }
+
+    #[test]
+    fn a_stashed_session_is_adopted_without_network() {
+        let dir = std::env::temp_dir().join(format!("kc-login-stash-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = Env::from_pairs([("HOME", dir.to_str().unwrap())]);
+        let ctx = Ctx::new(env.clone(), time::macros::datetime!(2025-11-22 12:05:00 UTC));
+        let p = LoginProfile { profile: "console".into(), session: "arn:aws:iam::1:user/me".into(), region: None };
+        let path = cache_path(&env, &p).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // The cache's keys have expired (and no endpoint is reachable: no region).
+        std::fs::write(&path, botocore_text().replace("2026-11-22T12:00:00Z", "2025-11-22T12:00:00Z")).unwrap();
+        let newer = botocore_text()
+            .replace("ASIAOLD", "ASIANEW")
+            .replace("RTOLD", "RTNEW")
+            .replace("2026-11-22T12:00:00Z", "2025-11-22T13:00:00Z");
+        let stashed = worker::stash(&ctx, &stash_name(&p), newer.as_bytes()).unwrap();
+        assert_eq!(credentials(&ctx, &p).unwrap().access_key_id, "ASIANEW");
+        assert!(!stashed.exists(), "written back, then removed");
+        assert_eq!(read(&path).unwrap().unwrap().refresh_token, Some(Secret::new("RTNEW")));
+        assert_eq!(status(&ctx, &p).access_key_id.as_deref(), Some("ASIANEW"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod resolve;
 pub mod sso;
 pub mod sts;
 pub mod web_identity;
+pub mod worker;
 
 use std::path::PathBuf;
 

@@ -38,6 +38,10 @@ pub enum ResolveError {
     )]
     PartialEnvKeys,
     #[error(
+        "profile \"{profile}\" in {path} changes aws_access_key_id after setting {key}, which would pair the new key id with the old {key}; keep one set of keys (botocore refuses such a file)"
+    )]
+    KeySetTwice { profile: String, key: String, path: PathBuf },
+    #[error(
         "profile \"{profile}\" in {path} has aws_access_key_id but no aws_secret_access_key; add the secret or remove the key id"
     )]
     PartialKeys { profile: String, path: PathBuf },
@@ -97,12 +101,17 @@ pub struct AwsFiles {
 }
 
 impl AwsFiles {
+    /// Reads both files, each once it has settled: login tools rewrite the credentials file
+    /// in place, and a read in the middle of that must neither fail nor hand out half a profile
+    /// (see [`IniDoc::read`]). Both share one settling budget, so a hook waits for a writer at
+    /// most [`crate::aws_files::SETTLE_BUDGET`] in all.
     pub fn read(env: &Env) -> Result<AwsFiles, ResolveError> {
         let config_path = paths::aws_config_file(env)?;
         let credentials_path = paths::aws_credentials_file(env)?;
-        let config = IniDoc::read(&config_path)?;
+        let deadline = std::time::Instant::now() + crate::aws_files::SETTLE_BUDGET;
+        let config = IniDoc::read_by(&config_path, deadline)?;
         let config_file_missing = config.is_none() && env.is_set(vars::AWS_CONFIG_FILE);
-        let credentials = IniDoc::read(&credentials_path)?.unwrap_or_default();
+        let credentials = IniDoc::read_by(&credentials_path, deadline)?.unwrap_or_default();
         Ok(AwsFiles {
             config_path,
             credentials_path,
@@ -233,12 +242,19 @@ struct Resolver<'a> {
     region: Option<String>,
 }
 
+/// Whether botocore's AssumeRoleProvider takes the profile. botocore tests
+/// `web_identity_token_file` (and the static keys below) by presence, so an empty
+/// `web_identity_token_file =` still keeps the role away (the web-identity provider then skips
+/// the empty path). An empty `role_arn =` fails in botocore (AssumeRole of ""): we read it as
+/// absent.
 fn has_role(p: &Section) -> bool {
-    get(p, "role_arn").is_some() && get(p, "web_identity_token_file").is_none()
+    get(p, "role_arn").is_some() && !p.contains_key("web_identity_token_file")
 }
 
+/// botocore's `_has_static_credentials`: either key present, even empty. Such a source supplies
+/// its own credentials (through the per-profile providers) instead of following its role_arn.
 fn has_static_keys(p: &Section) -> bool {
-    get(p, "aws_access_key_id").is_some() || get(p, "aws_secret_access_key").is_some()
+    p.contains_key("aws_access_key_id") || p.contains_key("aws_secret_access_key")
 }
 
 impl Resolver<'_> {
@@ -361,6 +377,14 @@ impl Resolver<'_> {
     fn keys_in(&self, name: &str, doc: &IniDoc, path: &Path, config: bool) -> Result<Option<KeysAt>, ResolveError> {
         let section = if config { doc.config_profile(name) } else { doc.section(name) };
         let Some(section) = section else { return Ok(None) };
+        let clash = if config { doc.config_profile_clash(name) } else { doc.clash(name) };
+        if let Some(key) = clash {
+            return Err(ResolveError::KeySetTwice {
+                profile: name.to_string(),
+                key: key.to_string(),
+                path: path.to_path_buf(),
+            });
+        }
         if get(section, "aws_access_key_id").is_none() {
             return Ok(None);
         }
@@ -602,6 +626,28 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_decide_by_presence_where_botocore_does() {
+        // Both checked against botocore 1.43 (found by tests/it/differential.rs).
+        let f = files(
+            "[profile wiempty]\nrole_arn = arn:aws:iam::1:role/W\nsource_profile = dev\nweb_identity_token_file =\n\
+             aws_access_key_id = AKIAWI\naws_secret_access_key = s\n\
+             [profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = s\n\
+             [profile top]\nrole_arn = arn:aws:iam::1:role/X\nsource_profile = emptykey\n\
+             [profile emptykey]\naws_access_key_id =\nrole_arn = arn:aws:iam::1:role/Y\nsource_profile = dev\n\
+             credential_process = /bin/helper\n",
+            "",
+        );
+        let describe_of = |name: &str| {
+            let chain = resolve_in(&env(&[]), &Config::default(), &f, name, Choice::Explicit("t")).unwrap();
+            describe(&chain)
+        };
+        // An empty web_identity_token_file keeps AssumeRoleProvider away; the keys serve.
+        assert_eq!(describe_of("wiempty"), "wiempty (keys in config)");
+        // An empty aws_access_key_id makes a source supply its own credentials.
+        assert_eq!(describe_of("top"), "top ← role ← emptykey (credential_process)");
+    }
+
+    #[test]
     fn profile_choice_order() {
         use crate::config::choose_profile;
         let c = Config::default();
@@ -613,6 +659,26 @@ mod tests {
         assert!(matches!(choose_profile(&both, &cfg).unwrap().1, Choice::Explicit(_)));
         assert_eq!(choose_profile(&env(&[]), &c).unwrap(), ("default".into(), Choice::Default));
         assert!(choose_profile(&env(&[("AWS_PROFILE", "-x")]), &c).is_err());
+    }
+
+    #[test]
+    fn a_key_id_set_twice_is_refused_rather_than_paired_with_the_other_secret() {
+        let f = files(
+            "",
+            "[k]\naws_access_key_id = AKIAOLD\naws_secret_access_key = OLDSECRET\naws_access_key_id = AKIANEW\n",
+        );
+        let e = resolve_in(&env(&[]), &Config::default(), &f, "k", Choice::Explicit("t")).unwrap_err().to_string();
+        assert!(e.contains("aws_secret_access_key") && e.contains("/h/.aws/credentials"), "{e}");
+        assert!(!e.contains("OLDSECRET"), "{e}");
+        // A whole second pair wins, as in configparser without strict; the same value twice is no conflict.
+        let f = files(
+            "",
+            "[k]\naws_access_key_id = A\naws_secret_access_key = S\naws_access_key_id = B\naws_secret_access_key = T\n",
+        );
+        let c = resolve_in(&env(&[]), &Config::default(), &f, "k", Choice::Explicit("t")).unwrap();
+        assert!(matches!(&c.base, Base::Keys(k) if k.keys.creds.as_ref().unwrap().access_key_id == "B"));
+        let f = files("", "[k]\naws_access_key_id = A\naws_secret_access_key = S\n[k]\naws_access_key_id = A\n");
+        assert!(resolve_in(&env(&[]), &Config::default(), &f, "k", Choice::Explicit("t")).is_ok());
     }
 
     #[test]

@@ -215,7 +215,7 @@ pub fn assume_role(ctx: &Ctx, p: &AssumeRoleParams<'_>, source: &Credentials) ->
     }
     let body = form_encode(&form);
     let http_err = |source| StsError::Http { about: about(op, "", p.profile, p.role_arn), source };
-    let (client, signing_region) = client(ctx, p.region, p.profile, &http_err)?;
+    let (client, signing_region) = client(ctx, p.region, p.profile, true, &http_err)?;
     let (host, path) = host_and_path(&client.endpoint().base);
     let token = source.session_token.as_ref().filter(|t| !t.is_empty());
     let signed = sigv4::sign(
@@ -295,7 +295,8 @@ pub fn assume_role_with_web_identity(
     }
     let body = form_encode(&form);
     let http_err = |source| StsError::Http { about: about(op, "", p.profile, p.role_arn), source };
-    let (client, _) = client(ctx, p.region, p.profile, &http_err)?;
+    // Unsigned: botocore calls an endpoint override even without a region here.
+    let (client, _) = client(ctx, p.region, p.profile, false, &http_err)?;
     let req =
         Request { op: op.name(), method: Method::Post, path: "/", query: &[], headers: &[], body: Body::Form(body) };
     let reply = client.send(&req).map_err(http_err)?;
@@ -327,11 +328,14 @@ fn client(
     ctx: &Ctx,
     region: Option<&str>,
     profile: &str,
+    signed: bool,
     http_err: &dyn Fn(HttpError) -> StsError,
 ) -> Result<(Client, String), StsError> {
     let overridden = [vars::AWS_ENDPOINT_URL_STS, vars::AWS_ENDPOINT_URL].into_iter().find(|v| ctx.env.is_set(v));
     let (env, region) = match (region.map(str::trim).filter(|r| !r.is_empty()), overridden) {
         (Some(r), _) => (ctx.env.clone(), r.to_string()),
+        // A signature needs a region; an unsigned call to an override does not (botocore).
+        (None, Some(_)) if !signed => (ctx.env.clone(), GLOBAL_SIGNING_REGION.to_string()),
         (None, Some(var)) => return Err(StsError::NoRegion { profile: profile.to_string(), var }),
         (None, None) => {
             log::write(
@@ -743,7 +747,7 @@ mod tests {
 
     fn client_of(ctx: &Ctx, region: Option<&str>) -> Result<(Client, String), StsError> {
         let http_err = |source| StsError::Http { about: about(Op::AssumeRole, "", "p", "r"), source };
-        client(ctx, region, "p", &http_err)
+        client(ctx, region, "p", true, &http_err)
     }
 
     #[test]
@@ -756,6 +760,9 @@ mod tests {
         assert!(client_of(&ctx, Some("eu west")).unwrap_err().to_string().contains("region"));
         // An override and no region: botocore fails ("You must specify a region"), so do we.
         let ctx = Ctx::new(Env::from_pairs([("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]), OffsetDateTime::UNIX_EPOCH);
+        let http_err = |source| StsError::Http { about: about(Op::AssumeRole, "", "p", "r"), source };
+        let (unsigned, _) = client(&ctx, None, "p", false, &http_err).unwrap();
+        assert_eq!(unsigned.endpoint().base, "http://127.0.0.1:9", "web identity goes to the override");
         let e = client_of(&ctx, None).unwrap_err().to_string();
         assert!(
             e.contains("add region = <region> to [profile p] or set AWS_DEFAULT_REGION")

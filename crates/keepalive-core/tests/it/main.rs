@@ -6,6 +6,7 @@
 
 mod assume_role;
 mod botocore;
+mod differential;
 mod ini_parity;
 mod lock;
 mod login;

@@ -324,7 +324,9 @@ fn slow_endpoint_times_out_within_the_budget_naming_it() {
     let start = Instant::now();
     let err = sso::refresh_session(&f.ctx(), &config(), &f.profile("dev"), false).unwrap_err();
     let took = start.elapsed();
-    assert!(took >= std::time::Duration::from_secs(14) && took < std::time::Duration::from_secs(17), "{took:?}");
+    // Ends near the 15 s budget, well before the 40 s the endpoint would take (loose upper bound: a
+    // loaded machine adds scheduling delay).
+    assert!(took >= std::time::Duration::from_secs(14) && took < std::time::Duration::from_secs(30), "{took:?}");
     let msg = err.to_string();
     assert!(msg.contains("timeout") && msg.contains("SSO-OIDC CreateToken") && msg.contains(&f.mock.url()), "{msg}");
     assert!(!err.needs_login());

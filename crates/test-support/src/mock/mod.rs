@@ -39,6 +39,7 @@
 //! - A whole `-p` run against the mock takes about 1.3 s; stderr stays empty.
 
 mod http;
+pub mod proxy;
 mod routes;
 pub mod signin;
 pub mod sts;

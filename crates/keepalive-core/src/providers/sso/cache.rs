@@ -3,7 +3,9 @@
 //! botocore and the AWS CLI take our refreshed token without refreshing again.
 //!
 //! The file holds the refresh token and the client secret: it is written with
-//! mode 0600, never blindly replaced when unreadable, and never shown.
+//! mode 0600, never blindly replaced when unreadable, and never shown. A refresh
+//! prepares its write before the call ([`SsoToken::prepare_write`]); where that
+//! write lands when the file cannot take it is `providers::worker`'s business.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,8 +16,9 @@ use time::OffsetDateTime;
 
 use crate::env::Env;
 use crate::expiry;
-use crate::fsutil::{self, FsError, SECRET_DIR_MODE, SECRET_FILE_MODE};
+use crate::fsutil::{self, FsError, PreparedWrite, SECRET_DIR_MODE, SECRET_FILE_MODE};
 use crate::paths::{self, PathError};
+use crate::providers::worker::Stashable;
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,17 +157,58 @@ impl SsoToken {
         fsutil::write_atomic(&self.path, self.to_json().as_bytes(), Some(SECRET_FILE_MODE))?;
         Ok(())
     }
+
+    /// The write of this token's successor, prepared before a refresh spends the refresh
+    /// token: the temp file (0600) exists next to the cache file, filled to twice today's
+    /// size (8 KiB at least), so a new token longer than the old one still fits.
+    pub fn prepare_write(&self) -> Result<PreparedWrite, FsError> {
+        if let Some(dir) = self.path.parent() {
+            fsutil::ensure_dir(dir, SECRET_DIR_MODE)?;
+        }
+        fsutil::prepare_write(&self.path, reserve_for(self.to_json().len()), Some(SECRET_FILE_MODE))
+    }
+}
+
+/// Room reserved for a refreshed token cache file whose current content is `len` bytes.
+pub fn reserve_for(len: usize) -> usize {
+    len.saturating_mul(2).max(8192)
+}
+
+impl Stashable for SsoToken {
+    fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+
+    fn write_back(&self) -> Result<(), String> {
+        self.write().map_err(|e| e.to_string())
+    }
 }
 
 /// Reads a token cache file. `Ok(None)` when it does not exist; an empty,
 /// cut-off or non-JSON file, or one whose timestamps cannot be read, is an
 /// error (the caller must not overwrite it with nothing).
 pub fn read(path: &Path) -> Result<Option<SsoToken>, SsoCacheError> {
-    let Some(text) = fsutil::read_optional(path)? else {
-        return Ok(None);
-    };
-    parse(&text, path).map(Some)
+    // A file that refuses renames (bind-mounted) is rewritten in place, so a read can
+    // catch a mix of two versions for a moment: a cut-off file is read again, briefly.
+    let mut tries = CORRUPT_RETRIES;
+    loop {
+        let Some(text) = fsutil::read_optional(path)? else {
+            return Ok(None);
+        };
+        match parse(&text, path) {
+            Err(SsoCacheError::Corrupt { .. }) if tries > 0 => {
+                tries -= 1;
+                std::thread::sleep(CORRUPT_PAUSE);
+            }
+            result => return result.map(Some),
+        }
+    }
 }
+
+/// How often, and how far apart, an unreadable cache file is read again (an in-place
+/// rewrite takes one `write` call).
+pub const CORRUPT_RETRIES: u32 = 2;
+pub const CORRUPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 pub fn parse(text: &str, path: &Path) -> Result<SsoToken, SsoCacheError> {
     let corrupt = |detail: &str| SsoCacheError::Corrupt { path: path.to_path_buf(), detail: detail.to_string() };

@@ -12,6 +12,11 @@
 //! caches. We write the token cache in botocore's layout and keep fields we do
 //! not know; we take our lock, but they do not, so after a refused refresh we
 //! re-read the file in case one of them rotated the refresh token meanwhile.
+//!
+//! A refresh spends a single-use refresh token: its call and save run in a
+//! worker process that a kill of the caller cannot stop, the write is prepared
+//! before the call, and a token the cache cannot take waits in a stash that the
+//! next read adopts (`providers::worker`).
 
 pub mod cache;
 pub mod oidc;
@@ -33,10 +38,12 @@ use crate::config::Config;
 use crate::creds::Credentials;
 use crate::ctx::Ctx;
 use crate::expiry;
+use crate::fsutil::FsError;
 use crate::http::{self, Client, HttpError, Service};
 use crate::lock::{self, LockError};
 use crate::log::{self, Level};
 use crate::paths::{self, PathError};
+use crate::providers::worker::{self, Locking, SaveError, WorkerError};
 use crate::secret::Secret;
 
 /// How long we wait for another process's refresh (its HTTP call is bounded
@@ -79,8 +86,17 @@ pub enum SsoError {
     NeedsLogin { profile: String, reason: String, command: String },
     #[error("{source}; run `{command}` to replace it")]
     TokenCache { source: SsoCacheError, command: String },
-    #[error("cannot save the refreshed SSO token: {source}")]
-    TokenWrite { source: SsoCacheError },
+    #[error(
+        "cannot save the refreshed SSO token for {label}, so it was not refreshed (a refresh uses up the refresh token): {source}"
+    )]
+    NotWritable { label: String, source: FsError },
+    #[error("cannot save the refreshed SSO token for {label}: {source}; fix that, then run `{command}`")]
+    TokenSave { label: String, source: SaveError, command: String },
+    /// An error the refresh worker reported, as it rendered it.
+    #[error("{message}")]
+    Worker { message: String, needs_login: bool },
+    #[error("cannot refresh the SSO token for {label}: {source}")]
+    WorkerFailed { label: String, source: WorkerError },
     #[error(
         "another process has been refreshing the SSO token for {label} for over {secs} s (lock {path}); retry in a moment"
     )]
@@ -99,7 +115,10 @@ impl SsoError {
     /// Whether only a browser login (`aws sso login …`) can fix this. False
     /// for network trouble and configuration mistakes.
     pub fn needs_login(&self) -> bool {
-        matches!(self, SsoError::NeedsLogin { .. } | SsoError::TokenCache { .. })
+        matches!(
+            self,
+            SsoError::NeedsLogin { .. } | SsoError::TokenCache { .. } | SsoError::Worker { needs_login: true, .. }
+        )
     }
 }
 
@@ -510,91 +529,228 @@ fn usable_access_token(ctx: &Ctx, config: &Config, profile: &SsoProfile) -> Resu
 /// Refreshes under the session lock. `seen`: `None` for a normal refresh
 /// (skipped when someone else refreshed meanwhile); `Some(token)` to force
 /// replacing that access token (skipped when the file already holds a
-/// different valid one).
+/// different valid one). The call and the save run in a worker process
+/// ([`worker`]): a kill of this process cannot lose the rotated refresh token.
 fn refresh_locked(
     ctx: &Ctx,
     config: &Config,
     profile: &SsoProfile,
     seen: Option<&Option<Secret>>,
 ) -> Result<(SsoToken, RefreshOutcome), SsoError> {
-    let lock_file = lock_path(ctx, &format!("sso-{}", sso_cache::cache_key(profile.token_key_source())))?;
-    let Some(_guard) = lock::lock_with_timeout(&lock_file, LOCK_WAIT)? else {
+    let lock_file = session_lock(ctx, profile)?;
+    let Some(lock) = worker::lock(&lock_file, LOCK_WAIT)? else {
         return Err(SsoError::LockTimeout { label: profile.label(), path: lock_file, secs: LOCK_WAIT.as_secs() });
     };
-    // Someone may have refreshed while we waited for the lock.
-    let mut token = read_token(ctx, profile)?.ok_or_else(|| no_token(ctx, profile))?;
-    if let (Some(current), Some(exp)) = (token.valid_access_token(ctx.now), token.expires_at) {
-        let reuse = match seen {
-            None => exp - ctx.now >= refresh_window(config),
-            Some(old) => old.as_ref() != Some(current),
-        };
-        if reuse {
-            return Ok((token, RefreshOutcome::RefreshedElsewhere { expires_at: exp }));
-        }
-    }
-    if !token.can_refresh(ctx.now) {
-        return Err(needs_login(profile, cannot_refresh_reason(ctx, &token)));
-    }
-    let (Some(client_id), Some(client_secret), Some(refresh_token)) =
-        (token.client_id.clone(), token.client_secret.clone(), token.refresh_token.clone())
-    else {
-        return Err(needs_login(profile, cannot_refresh_reason(ctx, &token)));
+    let job = RefreshJob {
+        profile: profile.clone(),
+        window_minutes: refresh_window(config).whole_minutes(),
+        seen: seen.map(|t| t.as_ref().map(|t| worker::fingerprint(t.expose()))),
     };
-    // AWS may rotate the refresh token on use: a refresh we then could not
-    // save would burn it and force a browser login. Make sure we can save first.
-    crate::fsutil::check_writable(&token.path).map_err(|e| SsoError::TokenWrite { source: e.into() })?;
-    let client = Client::new(&ctx.env, http::resolve(&ctx.env, Service::Oidc, &profile.sso_region)?)?;
-    match oidc::create_token(&client, &client_id, &client_secret, &refresh_token) {
-        Ok(grant) => {
-            // Saturating: a clock near the end of time must not panic.
-            let expires_at = ctx
-                .now
-                .checked_add(Duration::seconds(grant.expires_in))
-                .unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
-            let rotated = grant.refresh_token.is_some();
-            token.set_refreshed(
-                grant.access_token,
-                expires_at,
-                grant.refresh_token,
-                &profile.start_url,
-                &profile.sso_region,
-            );
-            token.write().map_err(|source| SsoError::TokenWrite { source })?;
-            log::write(
-                ctx,
-                Level::Info,
-                "sso",
-                &format!(
-                    "refreshed SSO token for {} (profile {}), valid until {}{}",
-                    profile.label(),
-                    profile.profile,
-                    expiry::to_iso8601(expires_at),
-                    if rotated { ", refresh token rotated" } else { "" }
-                ),
-            );
-            Ok((token, RefreshOutcome::Refreshed { expires_at }))
+    // Someone may have refreshed while we waited for the lock: then no worker is needed.
+    let before = read_token_held(ctx, profile)?.ok_or_else(|| no_token(ctx, profile))?;
+    if let Some(outcome) = job.reuse(ctx, &before) {
+        return Ok((before, outcome));
+    }
+    if !before.can_refresh(ctx.now) {
+        return Err(needs_login(profile, cannot_refresh_reason(ctx, &before)));
+    }
+    let result = worker::run(ctx, &lock, &job);
+    // Whatever the worker did, the cache (or the stash it adopts) now says where we are.
+    let after = read_token_held(ctx, profile)?.ok_or_else(|| no_token(ctx, profile))?;
+    match result {
+        Ok(Ok(outcome)) => Ok((after, outcome)),
+        Ok(Err(e)) => Err(e),
+        Err(source) => match (after.valid_access_token(ctx.now), after.expires_at) {
+            // The worker saved a token before it failed to answer.
+            (Some(t), Some(exp)) if Some(t) != before.access_token.as_ref() => {
+                Ok((after, RefreshOutcome::RefreshedElsewhere { expires_at: exp }))
+            }
+            _ => Err(SsoError::WorkerFailed { label: profile.label(), source }),
+        },
+    }
+}
+
+/// A silent refresh of one SSO session, as a worker runs it: the profile, the refresh
+/// window, and which access token a forced refresh replaces — by its SHA-256, so the token
+/// itself never appears on a command line.
+#[derive(Debug, Clone)]
+pub struct RefreshJob {
+    profile: SsoProfile,
+    window_minutes: i64,
+    seen: Option<Option<String>>,
+}
+
+impl RefreshJob {
+    /// The outcome when the cache already holds what this refresh would produce.
+    fn reuse(&self, ctx: &Ctx, token: &SsoToken) -> Option<RefreshOutcome> {
+        let (Some(current), Some(exp)) = (token.valid_access_token(ctx.now), token.expires_at) else {
+            return None;
+        };
+        let reuse = match &self.seen {
+            None => exp - ctx.now >= Duration::minutes(self.window_minutes),
+            Some(old) => old.as_deref() != Some(worker::fingerprint(current.expose()).as_str()),
+        };
+        reuse.then_some(RefreshOutcome::RefreshedElsewhere { expires_at: exp })
+    }
+
+    /// The critical section: re-read, prepare the write, CreateToken, save. The lock is held.
+    fn refresh(&self, ctx: &Ctx) -> Result<RefreshOutcome, SsoError> {
+        let profile = &self.profile;
+        let mut token = read_token_held(ctx, profile)?.ok_or_else(|| no_token(ctx, profile))?;
+        if let Some(outcome) = self.reuse(ctx, &token) {
+            return Ok(outcome);
         }
-        Err(e) if e.needs_login() => {
-            // The AWS CLI and botocore refresh without our lock: the refresh
-            // token we sent may have been rotated by them a moment ago.
-            if let Ok(Some(again)) = sso_cache::read(&token.path)
-                && let (Some(t), Some(exp)) = (again.valid_access_token(ctx.now), again.expires_at)
-                && Some(t) != token.access_token.as_ref()
-            {
+        if !token.can_refresh(ctx.now) {
+            return Err(needs_login(profile, cannot_refresh_reason(ctx, &token)));
+        }
+        let (Some(client_id), Some(client_secret), Some(refresh_token)) =
+            (token.client_id.clone(), token.client_secret.clone(), token.refresh_token.clone())
+        else {
+            return Err(needs_login(profile, cannot_refresh_reason(ctx, &token)));
+        };
+        let client = Client::new(&ctx.env, http::resolve(&ctx.env, Service::Oidc, &profile.sso_region)?)?;
+        // AWS may rotate the refresh token on use: a refresh we then could not save would
+        // burn it and force a browser login. The temp file for its successor exists, with
+        // room, before the call (a full disk stops us here).
+        let prepared =
+            token.prepare_write().map_err(|source| SsoError::NotWritable { label: profile.label(), source })?;
+        match oidc::create_token(&client, &client_id, &client_secret, &refresh_token) {
+            Ok(grant) => {
+                // Saturating: a clock near the end of time must not panic.
+                let expires_at = ctx
+                    .now
+                    .checked_add(Duration::seconds(grant.expires_in))
+                    .unwrap_or(OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX));
+                let rotated = grant.refresh_token.is_some();
+                token.set_refreshed(
+                    grant.access_token,
+                    expires_at,
+                    grant.refresh_token,
+                    &profile.start_url,
+                    &profile.sso_region,
+                );
+                let saved = worker::save(ctx, &stash_name(profile), prepared, token.to_json().as_bytes()).map_err(
+                    |source| SsoError::TokenSave { label: profile.label(), source, command: login_command(profile) },
+                )?;
                 log::write(
                     ctx,
                     Level::Info,
                     "sso",
-                    &format!("SSO token for {} was refreshed by another tool meanwhile; using it", profile.label()),
+                    &format!(
+                        "refreshed SSO token for {} (profile {}), valid until {}{}{}",
+                        profile.label(),
+                        profile.profile,
+                        expiry::to_iso8601(expires_at),
+                        if rotated { ", refresh token rotated" } else { "" },
+                        saved.note()
+                    ),
                 );
-                return Ok((again, RefreshOutcome::RefreshedElsewhere { expires_at: exp }));
+                Ok(RefreshOutcome::Refreshed { expires_at })
             }
-            log::write(ctx, Level::Warn, "sso", &format!("SSO refresh for {} refused: {e}", profile.label()));
-            let code = e.code().unwrap_or("refused").to_string();
-            Err(needs_login(profile, format!("AWS refused the silent refresh ({code})")))
+            Err(e) if e.needs_login() => {
+                drop(prepared);
+                // The AWS CLI and botocore refresh without our lock: the refresh token we sent
+                // may have been rotated by them a moment ago.
+                if let Ok(Some(again)) = sso_cache::read(&token.path)
+                    && let (Some(t), Some(exp)) = (again.valid_access_token(ctx.now), again.expires_at)
+                    && Some(t) != token.access_token.as_ref()
+                {
+                    log::write(
+                        ctx,
+                        Level::Info,
+                        "sso",
+                        &format!("SSO token for {} was refreshed by another tool meanwhile; using it", profile.label()),
+                    );
+                    return Ok(RefreshOutcome::RefreshedElsewhere { expires_at: exp });
+                }
+                log::write(ctx, Level::Warn, "sso", &format!("SSO refresh for {} refused: {e}", profile.label()));
+                let code = e.code().unwrap_or("refused").to_string();
+                Err(needs_login(profile, format!("AWS refused the silent refresh ({code})")))
+            }
+            Err(source) => Err(SsoError::Refresh { profile: profile.profile.clone(), source }),
         }
-        Err(source) => Err(SsoError::Refresh { profile: profile.profile.clone(), source }),
     }
+}
+
+impl worker::Job for RefreshJob {
+    const KIND: &'static str = "sso-refresh";
+    type Out = Result<RefreshOutcome, SsoError>;
+
+    fn to_json(&self) -> serde_json::Value {
+        let p = &self.profile;
+        serde_json::json!({
+            "profile": p.profile, "session": p.session, "startUrl": p.start_url, "ssoRegion": p.sso_region,
+            "accountId": p.account_id, "roleName": p.role_name, "region": p.region,
+            "registrationScopes": p.registration_scopes, "configPath": p.config_path,
+            "windowMinutes": self.window_minutes,
+            "force": self.seen.is_some(), "seen": self.seen.clone().flatten(),
+        })
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<RefreshJob> {
+        let text = |k: &str| v[k].as_str().map(str::to_string);
+        let profile = SsoProfile {
+            profile: text("profile")?,
+            session: text("session"),
+            start_url: text("startUrl")?,
+            sso_region: text("ssoRegion")?,
+            account_id: text("accountId")?,
+            role_name: text("roleName")?,
+            region: text("region"),
+            registration_scopes: text("registrationScopes"),
+            config_path: PathBuf::from(text("configPath")?),
+        };
+        let seen = v["force"].as_bool()?.then(|| text("seen"));
+        Some(RefreshJob { profile, window_minutes: v["windowMinutes"].as_i64()?, seen })
+    }
+
+    fn run(&self, ctx: &Ctx) -> Self::Out {
+        self.refresh(ctx)
+    }
+
+    fn encode(out: &Self::Out) -> serde_json::Value {
+        match out {
+            Ok(o) => {
+                let outcome = match o {
+                    RefreshOutcome::NotNeeded { .. } => "not-needed",
+                    RefreshOutcome::Refreshed { .. } => "refreshed",
+                    RefreshOutcome::RefreshedElsewhere { .. } => "elsewhere",
+                };
+                serde_json::json!({"ok": {"outcome": outcome, "expiresAt": o.expires_at().unix_timestamp()}})
+            }
+            Err(SsoError::NeedsLogin { reason, .. }) => serde_json::json!({"err": {"needsLoginReason": reason}}),
+            Err(e) => serde_json::json!({"err": {"message": e.to_string(), "needsLogin": e.needs_login()}}),
+        }
+    }
+
+    fn decode(&self, reply: &serde_json::Value) -> Option<Self::Out> {
+        if let Some(ok) = reply.get("ok") {
+            let expires_at = OffsetDateTime::from_unix_timestamp(ok["expiresAt"].as_i64()?).ok()?;
+            return Some(Ok(match ok["outcome"].as_str()? {
+                "not-needed" => RefreshOutcome::NotNeeded { expires_at },
+                "refreshed" => RefreshOutcome::Refreshed { expires_at },
+                _ => RefreshOutcome::RefreshedElsewhere { expires_at },
+            }));
+        }
+        let err = reply.get("err")?;
+        if let Some(reason) = err["needsLoginReason"].as_str() {
+            return Some(Err(needs_login(&self.profile, reason.to_string())));
+        }
+        Some(Err(SsoError::Worker {
+            message: err["message"].as_str()?.to_string(),
+            needs_login: err["needsLogin"].as_bool().unwrap_or(false),
+        }))
+    }
+}
+
+/// The session lock: one refresh of this token cache at a time.
+fn session_lock(ctx: &Ctx, profile: &SsoProfile) -> Result<PathBuf, PathError> {
+    lock_path(ctx, &stash_name(profile))
+}
+
+/// Names the session's lock and its stash: `sso-<cache key>`.
+fn stash_name(profile: &SsoProfile) -> String {
+    format!("sso-{}", sso_cache::cache_key(profile.token_key_source()))
 }
 
 /// `$XDG_STATE_HOME/cc-aws-keepalive/locks/<name>.lock`.
@@ -602,9 +758,27 @@ fn lock_path(ctx: &Ctx, name: &str) -> Result<PathBuf, PathError> {
     paths::lock_file(&ctx.env, name)
 }
 
+/// The session's token, adopting a stashed one that is newer (see [`worker::adopt`]).
 fn read_token(ctx: &Ctx, profile: &SsoProfile) -> Result<Option<SsoToken>, SsoError> {
+    let lock = session_lock(ctx, profile)?;
+    read_token_with(ctx, profile, Locking::Try(&lock))
+}
+
+/// [`read_token`] by the holder of the session lock.
+fn read_token_held(ctx: &Ctx, profile: &SsoProfile) -> Result<Option<SsoToken>, SsoError> {
+    read_token_with(ctx, profile, Locking::Held)
+}
+
+fn read_token_with(ctx: &Ctx, profile: &SsoProfile, locking: Locking<'_>) -> Result<Option<SsoToken>, SsoError> {
     let path = sso_cache::token_path(&ctx.env, profile.token_key_source())?;
-    sso_cache::read(&path).map_err(|source| SsoError::TokenCache { source, command: login_command(profile) })
+    worker::adopt(
+        ctx,
+        &stash_name(profile),
+        locking,
+        || sso_cache::read(&path),
+        |text| sso_cache::parse(text, &path).ok(),
+    )
+    .map_err(|source| SsoError::TokenCache { source, command: login_command(profile) })
 }
 
 fn needs_login(profile: &SsoProfile, reason: String) -> SsoError {
@@ -706,6 +880,46 @@ mod tests {
         );
         let p = SsoProfile::load(&ctx, "default").unwrap();
         assert_eq!(login_command(&p), "aws sso login --sso-session 'my corp'");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stashed_token_newer_than_the_cache_is_adopted_and_written_back() {
+        let (ctx, dir) = ctx_with(
+            "[profile s]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
+            "stash",
+        );
+        let p = SsoProfile::load(&ctx, "s").unwrap();
+        let path = sso_cache::token_path(&ctx.env, "corp").unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let cache = |at: &str, rt: &str, exp: OffsetDateTime| {
+            format!(
+                r#"{{"startUrl": "https://x/start", "region": "us-east-1", "accessToken": "{at}", "expiresAt": "{}", "clientId": "c", "clientSecret": "STASHCS", "registrationExpiresAt": "2999-01-01T00:00:00Z", "refreshToken": "{rt}"}}"#,
+                expiry::to_iso8601(exp)
+            )
+        };
+        let old = ctx.now + Duration::minutes(5);
+        let new = ctx.now + Duration::hours(1);
+        std::fs::write(&path, cache("STASHOLDAT", "STASHOLDRT", old)).unwrap();
+        let stashed = worker::stash(&ctx, &stash_name(&p), cache("STASHNEWAT", "STASHNEWRT", new).as_bytes()).unwrap();
+        assert!(stashed.starts_with(dir.join(".local/state/cc-aws-keepalive/stash")), "{stashed:?}");
+
+        // The next read takes the stash, writes it back and removes it.
+        let st = session_status(&ctx, &Config::default(), &p).unwrap();
+        assert_eq!(st.access_token_expires_at, Some(new.replace_nanosecond(0).unwrap()));
+        assert!(!stashed.exists());
+        let on_disk = sso_cache::read(&path).unwrap().unwrap();
+        assert_eq!(on_disk.refresh_token, Some(Secret::new("STASHNEWRT")));
+        // Nothing outside the files names a secret.
+        assert!(!format!("{st:?}").contains("STASH"));
+
+        // A stash older than the cache (the user logged in since) is dropped.
+        worker::stash(&ctx, &stash_name(&p), cache("STASHOLDAT", "STASHOLDRT", old).as_bytes()).unwrap();
+        let st = session_status(&ctx, &Config::default(), &p).unwrap();
+        assert_eq!(st.access_token_expires_at, Some(new.replace_nanosecond(0).unwrap()));
+        assert!(!stashed.exists());
+        assert_eq!(sso_cache::read(&path).unwrap().unwrap().refresh_token, Some(Secret::new("STASHNEWRT")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

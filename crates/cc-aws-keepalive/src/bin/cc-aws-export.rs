@@ -5,11 +5,14 @@ use std::process::ExitCode;
 
 use keepalive_core::{ctx::Ctx, hooks};
 
+#[path = "../hook_io.rs"]
+mod hook_io;
+
 fn main() -> ExitCode {
     if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
         return ExitCode::from(code);
     }
     let ctx = Ctx::from_process();
     let out = hooks::export::run(&ctx, std::io::stdout().is_terminal());
-    cc_aws_hooks::emit(&out)
+    hook_io::emit(&out)
 }

@@ -1,4 +1,7 @@
-//! The little the four hook binaries share: reading stdin, printing an output.
+//! The little the hook binaries (`src/bin/`) share: reading stdin, printing an output. Each
+//! includes this file as a module (`#[path]`), so a binary that needs only one of the two
+//! would warn about the other.
+#![allow(dead_code, reason = "included by every hook binary, each using what it needs")]
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
