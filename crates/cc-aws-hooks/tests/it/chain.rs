@@ -207,6 +207,10 @@ fn a_cycle_and_an_unsupported_source_are_named() {
     home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"a"}"#);
     let out = run(&home, &mock, "export", &[]);
     assert!(!out.success() && out.stderr.contains("a → b → a"), "{}", out.describe());
+    // A broken configuration: no login can help, so none is suggested.
+    assert!(!out.stderr.contains("log in"), "{}", out.describe());
+    let check = run(&home, &mock, "check", &[]);
+    assert!(check.stdout.contains("a → b → a") && !check.stdout.contains("log in"), "{}", check.describe());
     let status = run(&home, &mock, "statusline", &[("NO_COLOR", "1")]);
     assert!(status.stdout.contains("AWS:"), "{}", status.describe());
     home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"ec2"}"#);

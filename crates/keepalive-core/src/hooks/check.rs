@@ -38,9 +38,11 @@ fn assess(ctx: &Ctx, setup: &Setup) -> Option<String> {
     let profile = setup.name();
     let chain = match &setup.chain {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if e.is_missing() => {
             return Some(format!("AWS: no credentials for profile \"{profile}\" ({e}); {}.", login_hint(setup)));
         }
+        // A broken configuration: a login cannot help; the message names the fix.
+        Err(e) => return Some(format!("AWS: profile \"{profile}\": {e}")),
     };
     let window = Duration::minutes(setup.config().sso_refresh_minutes as i64);
     let status = exec::status(ctx, setup.config(), chain);

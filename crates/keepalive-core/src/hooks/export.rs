@@ -21,11 +21,14 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
             // Nothing configured yet: a login tool may be what writes the keys.
             if e.is_missing() {
                 autologin::maybe_start_background(ctx, &setup, &profile);
+                return fail(
+                    out,
+                    format!("cc-aws-export: no AWS credentials for profile \"{profile}\": {e}; {}", login_hint(&setup)),
+                );
             }
-            return fail(
-                out,
-                format!("cc-aws-export: no AWS credentials for profile \"{profile}\": {e}; {}", login_hint(&setup)),
-            );
+            // A broken configuration or a file being rewritten: a login cannot help, the
+            // message says what can.
+            return fail(out, format!("cc-aws-export: {e}"));
         }
     };
     watch_login_tool_keys(ctx, &setup, chain, &mut out);

@@ -84,7 +84,12 @@ impl ResolveError {
     /// configuration): callers may then fall back to what the credentials file will hold
     /// after a login.
     pub fn is_missing(&self) -> bool {
-        matches!(self, ResolveError::ProfileMissing { .. } | ResolveError::NoCredentials { .. })
+        matches!(
+            self,
+            ResolveError::ProfileMissing { .. }
+                | ResolveError::EnvProfileMissing { .. }
+                | ResolveError::NoCredentials { .. }
+        )
     }
 }
 
