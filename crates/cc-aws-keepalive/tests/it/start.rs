@@ -117,6 +117,15 @@ fn the_short_command_when_the_link_is_on_path_and_dangling_paths_are_named() {
     let msg = message(&start(&home, &[("PATH", &path)])).expect("a message");
     assert!(msg.contains("/gone/bin/cc-aws-export, which no longer exists"), "{msg}");
     assert!(msg.contains("run `cc-aws-keepalive setup` once in a terminal"), "{msg}");
+    // Settings pointing into the plugin's own version directory work until an update prunes it.
+    let cached = plugin_bin(&home);
+    home.write(
+        ".claude/settings.json",
+        json!({"awsCredentialExport": cached.join("cc-aws-export"), "awsAuthRefresh": cached.join("cc-aws-refresh")})
+            .to_string(),
+    );
+    let msg = message(&start(&home, &[("PATH", &path)])).expect("a message");
+    assert!(msg.contains("inside Claude Code's plugin cache, which a plugin update deletes"), "{msg}");
 }
 
 #[test]

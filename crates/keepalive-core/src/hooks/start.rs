@@ -81,7 +81,9 @@ fn ensure_binaries(ctx: &Ctx, src: &Source) -> Option<String> {
 /// Why Claude Code would not run our commands, `None` when it would.
 ///
 /// The value that counts is the one Claude Code uses: the project's `settings.local.json`,
-/// then its `settings.json`, then the user's settings.json.
+/// then its `settings.json`, then the user's settings.json. A path into Claude Code's plugin
+/// cache counts as a problem too: `claude plugin update` leaves that version directory to be
+/// deleted 14 days later.
 pub fn wiring_problem(ctx: &Ctx, cwd: Option<&Path>) -> Option<String> {
     let user = paths::claude_settings_file(&ctx.env).ok();
     let mut files: Vec<PathBuf> = Vec::new();
@@ -90,25 +92,38 @@ pub fn wiring_problem(ctx: &Ctx, cwd: Option<&Path>) -> Option<String> {
         files.push(dir.join(".claude/settings.json"));
     }
     files.extend(user.clone());
-    let docs: Vec<serde_json::Value> = files
-        .iter()
-        .filter_map(|f| cs::read_settings(f).ok().flatten())
-        .filter_map(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok())
+    let docs: Vec<(PathBuf, serde_json::Value)> = files
+        .into_iter()
+        .filter_map(|f| {
+            let text = cs::read_settings(&f).ok().flatten()?;
+            let doc = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+            Some((f, doc))
+        })
         .collect();
-    let shown = user.map(|p| p.display().to_string()).unwrap_or_else(|| "settings.json".into());
+    let plugin_cache = user.as_deref().and_then(Path::parent).map(|d| d.join("plugins/cache"));
+    let user_shown = user.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "settings.json".into());
     for (key, bin) in [(EXPORT_KEY, EXPORT_BIN), (REFRESH_KEY, REFRESH_BIN)] {
-        let value = docs.iter().find_map(|d| d.get(key));
+        let found = docs.iter().find_map(|(f, d)| d.get(key).map(|v| (f, v)));
+        let shown = found.map(|(f, _)| f.display().to_string()).unwrap_or_else(|| user_shown.clone());
+        let value = found.map(|(_, v)| v);
         let Some(cmd) = value.and_then(|v| v.as_str()).filter(|c| cs::references(c, bin)) else {
             let why = if value.is_some() { "runs another command" } else { "is not set" };
             return Some(format!(
                 "Claude Code does not get its AWS credentials from cc-aws-keepalive yet ({key} in {shown} {why})"
             ));
         };
-        if let Some(path) = cs::bin_path_in(cmd, bin).map(|p| paths::expand(&ctx.env, &p))
-            && path.is_absolute()
-            && !path.is_file()
-        {
+        let Some(path) = cs::bin_path_in(cmd, bin).map(|p| paths::expand(&ctx.env, &p)).filter(|p| p.is_absolute())
+        else {
+            continue;
+        };
+        if !path.is_file() {
             return Some(format!("{key} in {shown} runs {}, which no longer exists", path.display()));
+        }
+        if plugin_cache.as_ref().is_some_and(|c| path.starts_with(c)) {
+            return Some(format!(
+                "{key} in {shown} runs {}, inside Claude Code's plugin cache, which a plugin update deletes",
+                path.display()
+            ));
         }
     }
     None

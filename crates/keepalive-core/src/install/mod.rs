@@ -246,6 +246,10 @@ pub fn configure(ctx: &Ctx, req: &Request, say: &mut dyn FnMut(&str)) -> Result<
             }
         }
         record::write(&rec_path, &record)?;
+        // An existing config.json is the user's file: backed up before we edit it.
+        if !config_created && let Some(b) = fsutil::backup(&config_path, ctx.now)? {
+            config_notes.push(format!("  backup: {}", b.display()));
+        }
         write_private(&config_path, t, config_created)?;
     }
     if config_created {
@@ -324,7 +328,8 @@ pub fn place(ctx: &Ctx, req: &Request, say: &mut dyn FnMut(&str)) -> Result<bool
         }
     };
     say(&line);
-    if source.plugin_dir.is_some() {
+    // The plugin goes with the binaries: kept binaries keep their plugin.
+    if source.plugin_dir.is_some() && matches!(placed, Placed::Installed { .. } | Placed::Unchanged { .. }) {
         let plugin = current.join("plugin");
         say(&format!("plugin:   {} ({version})", plugin.display()));
     }

@@ -256,6 +256,31 @@ fn an_upgrade_from_the_old_plugin_layout_moves_the_paths_and_uninstalls_exactly(
 }
 
 #[test]
+fn composing_moves_their_status_line_into_a_backed_up_config_and_back() {
+    let t = T::new("compose");
+    let settings = "{\"statusLine\": {\"type\": \"command\", \"command\": \"~/bin/mine.sh\"}}\n";
+    let config = "{\n  \"profile\": \"dev\"\n}\n";
+    fs::create_dir_all(t.home(".claude")).unwrap();
+    fs::create_dir_all(t.home(".config/cc-aws-keepalive")).unwrap();
+    fs::write(t.home(SETTINGS), settings).unwrap();
+    fs::write(t.home(".config/cc-aws-keepalive/config.json"), config).unwrap();
+    let req = Request { status_line: StatusLinePolicy::Compose, ..t.req(t.source("0.1.0", "a"), false) };
+    let mut lines = Vec::new();
+    install(&t.ctx, &req, &mut |l| lines.push(l.to_string())).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(t.home(".config/cc-aws-keepalive/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["statusLineCmd"], "~/bin/mine.sh");
+    let backup = lines.iter().find_map(|l| l.strip_prefix("  backup: ").filter(|b| b.contains("config.json")));
+    assert_eq!(fs::read_to_string(backup.expect("a backup of config.json")).unwrap(), config);
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(t.home(SETTINGS)).unwrap()).unwrap();
+    assert!(v["statusLine"]["command"].as_str().unwrap().ends_with("/current/bin/cc-aws-statusline"), "{v}");
+    assert_eq!(v["statusLine"]["refreshInterval"], 30);
+    t.uninstall(false);
+    assert_eq!(fs::read_to_string(t.home(SETTINGS)).unwrap(), settings);
+    assert_eq!(fs::read_to_string(t.home(".config/cc-aws-keepalive/config.json")).unwrap(), config);
+}
+
+#[test]
 fn a_file_in_the_link_place_is_left_alone() {
     let t = T::new("notalink");
     fs::create_dir_all(t.home(".local/bin")).unwrap();
