@@ -266,7 +266,7 @@ pub fn generated(root: &Path) -> Result<Vec<Generated>> {
             marketplace_json(&version),
         ),
         g(Dest::NpmOnly, "package.json", "plugin/package.json", package_json(&version, &license)),
-        // At the repository root too, so `claude plugin marketplace add OWNER/REPO` finds it.
+        // At the repository root too, so `claude plugin marketplace add <owner>/<repo>` finds it.
         g(
             Dest::NpmMarketplace,
             ".claude-plugin/marketplace.json",
