@@ -16,6 +16,7 @@
 //! The HTTP side is deliberately tiny: GET and HEAD only, bodies ignored, bounded head size,
 //! per-request deadlines, keep-alive, and every thread joined (within a bound) on drop.
 
+use crate::mock::join_bounded;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -220,16 +221,6 @@ fn encode_name(name: &str) -> String {
 
 fn decode_name(segment: &str) -> String {
     segment.replace("%2f", "/").replace("%2F", "/")
-}
-
-fn join_bounded(h: JoinHandle<()>, wait: Duration) {
-    let deadline = Instant::now() + wait;
-    while !h.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if h.is_finished() {
-        let _ = h.join();
-    }
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {

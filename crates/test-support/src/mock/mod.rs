@@ -538,7 +538,7 @@ impl Drop for MockAws {
 
 /// Joins a thread if it finishes within `wait`; otherwise leaves it detached (it holds only an
 /// `Arc` and a closed socket, and notices the stop flag within `http::POLL`).
-fn join_bounded(h: JoinHandle<()>, wait: Duration) {
+pub(crate) fn join_bounded(h: JoinHandle<()>, wait: Duration) {
     let deadline = Instant::now() + wait;
     while !h.is_finished() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));

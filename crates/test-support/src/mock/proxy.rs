@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::http::{Conn, find};
+use super::join_bounded;
 
 /// Largest upstream answer relayed.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -175,16 +176,6 @@ impl Drop for DelayProxy {
         for (_, h) in conns {
             join_bounded(h, deadline.saturating_duration_since(Instant::now()));
         }
-    }
-}
-
-fn join_bounded(h: JoinHandle<()>, wait: Duration) {
-    let deadline = Instant::now() + wait;
-    while !h.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if h.is_finished() {
-        let _ = h.join();
     }
 }
 
