@@ -9,6 +9,7 @@ mod fault_matrix;
 pub mod home;
 pub mod mock;
 pub mod npm_registry;
+mod server;
 pub mod sigv4;
 pub mod sso;
 

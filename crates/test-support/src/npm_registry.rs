@@ -16,13 +16,12 @@
 //! The HTTP side is deliberately tiny: GET and HEAD only, bodies ignored, bounded head size,
 //! per-request deadlines, keep-alive, and every thread joined (within a bound) on drop.
 
-use crate::mock::join_bounded;
+use crate::server::Server;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -35,8 +34,6 @@ const MAX_HEAD: usize = 64 * 1024;
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 /// Socket read timeout: how soon a blocked reader notices the stop flag.
 const POLL: Duration = Duration::from_millis(50);
-/// How long drop waits for each thread.
-const JOIN_WAIT: Duration = Duration::from_secs(2);
 /// Connections served at once; npm opens a handful.
 const MAX_CONNECTIONS: usize = 64;
 
@@ -68,27 +65,22 @@ struct State {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    stop: AtomicBool,
+    /// The server's stop flag: blocked reads end on it.
+    stop: Arc<AtomicBool>,
     base: String,
-    conns: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
 }
 
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn conns(&self) -> MutexGuard<'_, Vec<(TcpStream, JoinHandle<()>)>> {
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-/// A running registry; dropping it stops it.
+/// A running registry; dropping it stops it (bounded waits).
 #[derive(Debug)]
 pub struct NpmRegistry {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    _server: Server,
 }
 
 impl NpmRegistry {
@@ -96,29 +88,18 @@ impl NpmRegistry {
     ///
     /// # Panics
     /// If no loopback port can be bound: nothing a test could do without it.
-    #[allow(clippy::panic, reason = "test helper: no registry, no test")]
     pub fn start() -> NpmRegistry {
-        match NpmRegistry::try_start() {
-            Ok(r) => r,
-            Err(e) => panic!("npm registry: cannot listen on 127.0.0.1: {e}"),
-        }
+        crate::server::started("npm registry", NpmRegistry::try_start())
     }
 
     /// Like [`NpmRegistry::start`], returning the error.
     pub fn try_start() -> std::io::Result<NpmRegistry> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            stop: AtomicBool::new(false),
-            base: format!("http://{addr}"),
-            conns: Mutex::new(Vec::new()),
-        });
-        let accept_shared = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("npm-registry-accept".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(NpmRegistry { shared, addr, accept: Some(accept) })
+        // Past the limit a connection is just closed: npm retries.
+        let bound = Server::bind("npm-registry")?.max_connections(MAX_CONNECTIONS, drop);
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), stop: bound.stop(), base: bound.url() });
+        let conn_shared = Arc::clone(&shared);
+        let server = bound.serve(move |stream| serve(stream, &conn_shared))?;
+        Ok(NpmRegistry { shared, _server: server })
     }
 
     /// `http://127.0.0.1:PORT/` (npm wants the trailing slash).
@@ -190,24 +171,6 @@ impl NpmRegistry {
     }
 }
 
-impl Drop for NpmRegistry {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // accept() blocks: one connection to ourselves wakes it.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            join_bounded(h, JOIN_WAIT);
-        }
-        let conns = std::mem::take(&mut *self.shared.conns());
-        for (s, _) in &conns {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        for (_, h) in conns {
-            join_bounded(h, JOIN_WAIT);
-        }
-    }
-}
-
 /// `sha512-<base64>`, npm's subresource-integrity string.
 pub fn integrity(data: &[u8]) -> String {
     let digest = Sha512::digest(data);
@@ -221,31 +184,6 @@ fn encode_name(name: &str) -> String {
 
 fn decode_name(segment: &str) -> String {
     segment.replace("%2f", "/").replace("%2F", "/")
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    // Bounded by the stop flag: drop sets it, then connects once to wake accept().
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let mut conns = shared.conns();
-        conns.retain(|(_, h)| !h.is_finished());
-        if conns.len() >= MAX_CONNECTIONS {
-            continue;
-        }
-        let Ok(clone) = stream.try_clone() else { continue };
-        let conn_shared = Arc::clone(shared);
-        let spawned =
-            std::thread::Builder::new().name("npm-registry-conn".into()).spawn(move || serve(stream, &conn_shared));
-        if let Ok(h) = spawned {
-            conns.push((clone, h));
-        }
-    }
 }
 
 /// Serves one connection until it closes, errs, idles past the deadline or the registry stops.

@@ -45,20 +45,18 @@ pub mod signin;
 pub mod sts;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+use crate::server::Server;
 use http::{Conn, Delivery, ReadError, Response};
 
 /// Most connections served at once; more are answered 503 and closed.
 const MAX_CONNECTIONS: usize = 256;
 /// Most requests kept in the log (counts keep counting past it).
 const MAX_RECORDED: usize = 100_000;
-/// How long `Drop` waits for each thread before leaving it detached.
-const JOIN_WAIT: Duration = Duration::from_secs(3);
 
 /// What a request was, by method and path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,6 +228,16 @@ struct Key {
 }
 
 impl Key {
+    /// Temporary credentials the mock handed out: valid until `expires_at`.
+    fn issued(secret: &str, session_token: &str, expires_at: SystemTime) -> Key {
+        Key {
+            secret: secret.to_string(),
+            session_token: Some(session_token.to_string()),
+            valid: true,
+            expires_at: Some(expires_at),
+        }
+    }
+
     fn usable(&self, now: SystemTime) -> bool {
         self.valid && self.expires_at.is_none_or(|t| now < t)
     }
@@ -299,12 +307,11 @@ impl State {
     }
 }
 
-/// State shared by the handle, the accept loop and connection threads.
+/// State shared by the handle and connection threads.
 struct Shared {
     state: Mutex<State>,
+    /// The server's stop flag: long waits (`Fault::Slow`) end early on it.
     stop: Arc<AtomicBool>,
-    /// Live connections: a clone of each socket (so `Drop` can shut it down) and its thread.
-    conns: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
     /// Feeds unique ids for tokens and keys.
     unique: AtomicU64,
 }
@@ -313,10 +320,6 @@ impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panicking test thread must not turn every later observation into a second panic.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn conns(&self) -> MutexGuard<'_, Vec<(TcpStream, JoinHandle<()>)>> {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A fresh hex string, unique within the process and unpredictable enough for a mock.
@@ -342,13 +345,12 @@ impl Shared {
 /// A running mock. Dropping it stops the server and joins its threads (bounded waits).
 pub struct MockAws {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for MockAws {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockAws").field("addr", &self.addr).finish()
+        f.debug_struct("MockAws").field("addr", &self.server.addr()).finish()
     }
 }
 
@@ -357,38 +359,27 @@ impl MockAws {
     ///
     /// # Panics
     /// If no loopback port can be bound: nothing a test could do without it.
-    #[allow(clippy::panic, reason = "test helper: no mock, no test")]
     pub fn start() -> MockAws {
-        match MockAws::try_start() {
-            Ok(m) => m,
-            Err(e) => panic!("mock AWS: cannot listen on 127.0.0.1: {e}"),
-        }
+        crate::server::started("mock AWS", MockAws::try_start())
     }
 
     /// Like [`MockAws::start`], returning the bind error instead of panicking.
     pub fn try_start() -> std::io::Result<MockAws> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new()),
-            stop: Arc::new(AtomicBool::new(false)),
-            conns: Mutex::new(Vec::new()),
-            unique: AtomicU64::new(1),
-        });
-        let accept_shared = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("mock-aws-accept".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(MockAws { shared, addr, accept: Some(accept) })
+        let bound = Server::bind("mock-aws")?.max_connections(MAX_CONNECTIONS, overloaded);
+        let shared =
+            Arc::new(Shared { state: Mutex::new(State::new()), stop: bound.stop(), unique: AtomicU64::new(1) });
+        let conn_shared = Arc::clone(&shared);
+        let server = bound.serve(move |stream| serve_connection(stream, &conn_shared))?;
+        Ok(MockAws { shared, server })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// Registers a Bedrock/STS key. `valid = false` makes it answer as expired.
@@ -517,68 +508,10 @@ impl MockAws {
     }
 }
 
-impl Drop for MockAws {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // The accept loop blocks in accept(): one connection to ourselves wakes it.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            join_bounded(h, JOIN_WAIT);
-        }
-        let conns = std::mem::take(&mut *self.shared.conns());
-        for (s, _) in &conns {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        let deadline = Instant::now() + JOIN_WAIT;
-        for (_, h) in conns {
-            join_bounded(h, deadline.saturating_duration_since(Instant::now()));
-        }
-    }
-}
-
-/// Joins a thread if it finishes within `wait`; otherwise leaves it detached (it holds only an
-/// `Arc` and a closed socket, and notices the stop flag within `http::POLL`).
-pub(crate) fn join_bounded(h: JoinHandle<()>, wait: Duration) {
-    let deadline = Instant::now() + wait;
-    while !h.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if h.is_finished() {
-        let _ = h.join();
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    // Bounded by the stop flag: Drop sets it and then connects once to wake accept().
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else {
-            // Transient accept errors (e.g. too many open files): back off briefly.
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let mut conns = shared.conns();
-        conns.retain(|(_, h)| !h.is_finished());
-        if conns.len() >= MAX_CONNECTIONS {
-            drop(conns);
-            let mut s = stream;
-            let resp = Response::json(503, &serde_json::json!({"message": "mock: too many connections"}));
-            http::write_response(&mut s, &resp, false, "mock-overload");
-            continue;
-        }
-        let Ok(clone) = stream.try_clone() else {
-            continue;
-        };
-        let conn_shared = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name("mock-aws-conn".into())
-            .spawn(move || serve_connection(stream, &conn_shared));
-        if let Ok(h) = spawned {
-            conns.push((clone, h));
-        }
-    }
+/// A connection past `MAX_CONNECTIONS`: told so, then closed.
+fn overloaded(mut stream: TcpStream) {
+    let resp = Response::json(503, &serde_json::json!({"message": "mock: too many connections"}));
+    http::write_response(&mut stream, &resp, false, "mock-overload");
 }
 
 fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) {

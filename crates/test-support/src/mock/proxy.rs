@@ -12,14 +12,13 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::http::{Conn, find};
-use super::join_bounded;
+use crate::server::Server;
 
 /// Largest upstream answer relayed.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -43,7 +42,6 @@ struct Shared {
     stop: Arc<AtomicBool>,
     state: Mutex<State>,
     changed: Condvar,
-    conns: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
 }
 
 impl Shared {
@@ -56,13 +54,15 @@ impl Shared {
 /// released early).
 pub struct DelayProxy {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for DelayProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DelayProxy").field("addr", &self.addr).field("upstream", &self.shared.upstream).finish()
+        f.debug_struct("DelayProxy")
+            .field("addr", &self.server.addr())
+            .field("upstream", &self.shared.upstream)
+            .finish()
     }
 }
 
@@ -71,35 +71,27 @@ impl DelayProxy {
     ///
     /// # Panics
     /// If no loopback port can be bound: nothing a test could do without it.
-    #[allow(clippy::panic, reason = "test helper: no proxy, no test")]
     pub fn start(mock: &super::MockAws) -> DelayProxy {
-        match DelayProxy::try_start(mock.addr) {
-            Ok(p) => p,
-            Err(e) => panic!("delay proxy: cannot listen on 127.0.0.1: {e}"),
-        }
+        crate::server::started("delay proxy", DelayProxy::try_start(mock.server.addr()))
     }
 
     /// A proxy in front of any HTTP/1.1 server at `upstream`.
     pub fn try_start(upstream: SocketAddr) -> std::io::Result<DelayProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
+        let bound = Server::bind("delay-proxy")?;
         let shared = Arc::new(Shared {
             upstream,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: bound.stop(),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
-            conns: Mutex::new(Vec::new()),
         });
-        let accept_shared = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("delay-proxy-accept".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(DelayProxy { shared, addr, accept: Some(accept) })
+        let conn_shared = Arc::clone(&shared);
+        let server = bound.serve(move |stream| serve(stream, &conn_shared))?;
+        Ok(DelayProxy { shared, server })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Holds every answer to a request for `path` (exact, without the query) for `hold`
@@ -157,45 +149,6 @@ impl DelayProxy {
                 return false;
             }
             st = self.shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
-        }
-    }
-}
-
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            join_bounded(h, Duration::from_secs(3));
-        }
-        let conns = std::mem::take(&mut *self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()));
-        for (s, _) in &conns {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        for (_, h) in conns {
-            join_bounded(h, deadline.saturating_duration_since(Instant::now()));
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let Ok(clone) = stream.try_clone() else { continue };
-        let conn_shared = Arc::clone(shared);
-        let spawned =
-            std::thread::Builder::new().name("delay-proxy-conn".into()).spawn(move || serve(stream, &conn_shared));
-        if let Ok(h) = spawned {
-            let mut conns = shared.conns.lock().unwrap_or_else(|e| e.into_inner());
-            conns.retain(|(_, h)| !h.is_finished());
-            conns.push((clone, h));
         }
     }
 }

@@ -460,15 +460,7 @@ fn role_credentials(shared: &Shared, req: &Request) -> Response {
         return unauthorized();
     }
     let expires_at = after(now, st.role_creds_lifetime);
-    st.keys.insert(
-        access_key_id.clone(),
-        Key {
-            secret: secret.clone(),
-            session_token: Some(session_token.clone()),
-            valid: true,
-            expires_at: Some(expires_at),
-        },
-    );
+    st.keys.insert(access_key_id.clone(), Key::issued(&secret, &session_token, expires_at));
     st.issued_role_keys.push(access_key_id.clone());
     let expiration_ms = expires_at.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     Response::json(

@@ -140,15 +140,8 @@ impl MockAws {
             panic!("cannot write {}: {e}", s.cache_path.display());
         }
         self.add_login_session(&s.client_id, &s.refresh_token, &s.public_key);
-        self.shared.state().keys.insert(
-            s.access_key_id.clone(),
-            Key {
-                secret: s.secret_access_key.clone(),
-                session_token: Some(s.session_token.clone()),
-                valid: true,
-                expires_at: Some(UNIX_EPOCH + Duration::from_secs(expires_at)),
-            },
-        );
+        let key = Key::issued(&s.secret_access_key, &s.session_token, UNIX_EPOCH + Duration::from_secs(expires_at));
+        self.shared.state().keys.insert(s.access_key_id.clone(), key);
         s
     }
 }
@@ -408,15 +401,7 @@ pub(super) fn token(shared: &Shared, req: &Request) -> Response {
     session.refresh_token = Some(new_refresh.clone());
     let expires_in = st.signin.expires_in;
     let expires_at = now + Duration::from_secs(u64::try_from(expires_in).unwrap_or_default());
-    st.keys.insert(
-        access_key_id.clone(),
-        Key {
-            secret: secret.clone(),
-            session_token: Some(session_token.clone()),
-            valid: true,
-            expires_at: Some(expires_at),
-        },
-    );
+    st.keys.insert(access_key_id.clone(), Key::issued(&secret, &session_token, expires_at));
     st.signin.issued_keys.push(access_key_id.clone());
     st.signin.issued_refresh_tokens.push(new_refresh.clone());
     Response::json(
