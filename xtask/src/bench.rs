@@ -82,11 +82,19 @@ pub fn bench(args: &[String]) -> Result {
     );
     println!();
     println!("release binaries ({}):", ws.release_dir().display());
+    let mut total = 0;
     for bin in &ws.bins {
         let p = ws.release_dir().join(crate::dist::exe(&bin.name));
         let size = std::fs::metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?.len();
+        total += size;
         println!("  {:<20} {:>7.0} KiB", bin.name, size as f64 / 1024.0);
     }
+    println!(
+        "  {:<20} {:>7.2} MiB (budget {} MiB)",
+        "all five",
+        total as f64 / (1024.0 * 1024.0),
+        crate::dist::SIZE_BUDGET / (1024 * 1024)
+    );
     println!(
         "\nwall: spawn to exit, stdout discarded; RSS: {}",
         if rss.is_some() { "max resident set from `/usr/bin/time -f %M` (wait4 rusage)" } else { "not measured" }

@@ -153,6 +153,9 @@ pub fn dist_with(ws: &Workspace, opts: &DistOpts) -> Result<Dist> {
 
     let dist = Dist { plugin_dir, npm_dir, npm_tgz, marketplace_dir, archives, targets };
     report(ws, &dist)?;
+    for t in &dist.targets {
+        check_budget(ws, t)?;
+    }
     Ok(dist)
 }
 
@@ -439,6 +442,41 @@ fn unpack_prebuilt(ws: &Workspace, dir: &Path, version: &str, into: &Path) -> Re
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// The installed size of one platform's five binaries may not pass this (issue 10): every
+/// install downloads and unpacks them.
+pub const SIZE_BUDGET: u64 = 6 * 1024 * 1024;
+
+/// The engine: the one binary that links the TLS stack (see keepalive-core's `hooks::engine`).
+const ENGINE: &str = "cc-aws-keepalive";
+
+/// Fails when a target's binaries pass [`SIZE_BUDGET`], or when a hook binary links the TLS
+/// stack again (rustls's source paths are in every binary that links it, stripped or not):
+/// that is what keeps the hooks small, and it is easy to undo by calling a renewal from a
+/// hook's own code path.
+fn check_budget(ws: &Workspace, t: &TargetBins) -> Result {
+    let mut total = 0;
+    for bin in &ws.bins {
+        let path = t.dir.join(exe_for(&t.target, &bin.name));
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        total += bytes.len() as u64;
+        if bin.name != ENGINE && bytes.windows(b"rustls".len()).any(|w| w == b"rustls") {
+            return Err(format!(
+                "dist: {} links the TLS stack; a hook must leave network work to {ENGINE} (keepalive-core hooks::engine)",
+                path.display()
+            ));
+        }
+    }
+    if total > SIZE_BUDGET {
+        return Err(format!(
+            "dist: {}: the binaries are {:.2} MiB, over the {:.0} MiB budget",
+            t.target,
+            total as f64 / MIB,
+            SIZE_BUDGET as f64 / MIB
+        ));
+    }
+    Ok(())
+}
 
 fn size(p: &Path) -> u64 {
     fs::metadata(p).map(|m| m.len()).unwrap_or_default()

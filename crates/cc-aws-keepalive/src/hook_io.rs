@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use keepalive_core::hook_io::MAX_STDIN;
 use keepalive_core::hooks::Output;
+use keepalive_core::hooks::engine::{self, Hook};
 
 /// Reads stdin up to [`MAX_STDIN`] bytes; nothing when it is a terminal (run by
 /// hand) so we never wait for typing.
@@ -34,4 +35,16 @@ pub fn emit(out: &Output) -> ExitCode {
         let _ = writeln!(stderr, "{line}");
     }
     ExitCode::from(out.code)
+}
+
+/// Leaves this hook's run to the engine (see `keepalive_core::hooks::engine`); returns only
+/// when it cannot be started, saying why on stderr (`name`: this binary).
+pub fn hand_off(hook: Hook, name: &str) -> ExitCode {
+    match engine::hand_off(hook) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -5,6 +5,8 @@
 mod cli;
 mod daemon;
 mod doctor;
+mod handed;
+mod hook_io;
 mod logs;
 mod out;
 mod refresh;
@@ -13,9 +15,11 @@ mod setup;
 mod start;
 mod status;
 
+use std::ffi::OsStr;
 use std::process::ExitCode;
 
 use keepalive_core::ctx::Ctx;
+use keepalive_core::hooks::engine;
 
 use crate::cli::Args;
 
@@ -44,16 +48,15 @@ Exit codes: 0 ok, 1 failure or problem found, 2 usage error.
 ";
 
 fn main() -> ExitCode {
-    // Token refreshes (daemon, `refresh`) re-execute this binary as a worker: see
-    // keepalive_core::providers::worker.
-    if let Some(code) = keepalive_core::providers::worker::entry(std::env::args_os().nth(1).as_deref()) {
+    // This binary is also the hooks' engine: the refresh worker, a credential helper's
+    // launcher, the hooks' detached work and their runs handed over (`__hook`) start here.
+    // See keepalive_core::hooks::engine.
+    let first = std::env::args_os().nth(1);
+    if let Some(code) = engine::entry(first.as_deref()) {
         return ExitCode::from(code);
     }
-    // A credential_process helper is started through this binary so it dies with us; its
-    // prompts reach the terminal (Interaction::Terminal). See keepalive_core::process.
-    use keepalive_core::process::{Interaction, launcher_entry};
-    if let Some(code) = launcher_entry(std::env::args_os().nth(1).as_deref(), Interaction::Terminal) {
-        return ExitCode::from(code);
+    if first.as_deref() == Some(OsStr::new(engine::HOOK_ARG)) {
+        return handed::run(std::env::args_os().nth(2).as_deref());
     }
     let mut argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if argv.is_empty() {

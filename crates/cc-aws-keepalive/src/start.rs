@@ -8,8 +8,7 @@ use keepalive_core::ctx::Ctx;
 use keepalive_core::hooks;
 use keepalive_core::install::Source;
 
-#[path = "hook_io.rs"]
-mod hook_io;
+use crate::hook_io;
 
 pub const HELP: &str = "\
 The plugin's SessionStart hook (Claude Code runs it; you need not): copies the

@@ -8,6 +8,7 @@ mod chain;
 mod check;
 mod crash;
 mod credential_process;
+mod engine;
 mod export;
 mod faults;
 mod legacy;

@@ -8,9 +8,6 @@ use keepalive_core::{ctx::Ctx, hooks};
 mod hook_io;
 
 fn main() -> ExitCode {
-    if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
-        return ExitCode::from(code);
-    }
     let stdin = hook_io::read_stdin();
     let ctx = Ctx::from_process();
     let out = hooks::check::run(&ctx, &stdin);

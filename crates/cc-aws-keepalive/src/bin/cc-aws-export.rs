@@ -1,18 +1,19 @@
-//! `awsCredentialExport`: prints the profile's credentials as Claude Code's JSON.
+//! `awsCredentialExport`: prints the profile's credentials as Claude Code's JSON. Answers from
+//! the caches; when credentials must be made, the engine (`cc-aws-keepalive`) takes over.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use keepalive_core::{ctx::Ctx, hooks};
+use keepalive_core::ctx::Ctx;
+use keepalive_core::hooks::{self, engine::Hook};
 
 #[path = "../hook_io.rs"]
 mod hook_io;
 
 fn main() -> ExitCode {
-    if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
-        return ExitCode::from(code);
-    }
     let ctx = Ctx::from_process();
-    let out = hooks::export::run(&ctx, std::io::stdout().is_terminal());
-    hook_io::emit(&out)
+    match hooks::export::from_caches(&ctx, std::io::stdout().is_terminal()) {
+        Some(out) => hook_io::emit(&out),
+        None => hook_io::hand_off(Hook::Export, "cc-aws-export"),
+    }
 }

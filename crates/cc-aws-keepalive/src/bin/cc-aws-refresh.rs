@@ -1,20 +1,14 @@
-//! `awsAuthRefresh`: makes fresh credentials exist, or says what to run.
+//! `awsAuthRefresh`: makes fresh credentials exist (silent renewal first, a login only when
+//! nothing else can help). All of it is the engine's work (`cc-aws-keepalive __hook refresh`);
+//! this binary only hands over, so Claude Code's setting keeps naming a hook binary.
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use keepalive_core::{ctx::Ctx, hooks};
+use keepalive_core::hooks::engine::Hook;
+
+#[path = "../hook_io.rs"]
+mod hook_io;
 
 fn main() -> ExitCode {
-    // Token refreshes re-execute this binary as a worker (and background work as a child).
-    if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
-        return ExitCode::from(code);
-    }
-    let ctx = Ctx::from_process();
-    let mut stdout = std::io::stdout();
-    let code = hooks::refresh::run(&ctx, &mut |line| {
-        let _ = writeln!(stdout, "{line}");
-        let _ = stdout.flush();
-    });
-    ExitCode::from(code)
+    hook_io::hand_off(Hook::Refresh, "cc-aws-refresh")
 }

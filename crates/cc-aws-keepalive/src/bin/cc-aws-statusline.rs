@@ -9,10 +9,6 @@ use keepalive_core::{ctx::Ctx, hooks};
 mod hook_io;
 
 fn main() -> ExitCode {
-    // Token refreshes re-execute this binary as a worker (and background work as a child).
-    if let Some(code) = hooks::background_entry(std::env::args_os().nth(1).as_deref()) {
-        return ExitCode::from(code);
-    }
     let stdin = hook_io::read_stdin();
     let ctx = Ctx::from_process();
     let line = hooks::statusline::run(&ctx, &stdin);

@@ -42,7 +42,7 @@ pub fn maybe_start_background(ctx: &Ctx, setup: &Setup, profile: &str) -> bool {
     if lock::is_held(&login_lock) {
         return false;
     }
-    super::background::spawn_self_at_most_every(
+    super::background::spawn_engine_at_most_every(
         ctx,
         &stamp,
         BACKGROUND_EVERY_SECS,

@@ -4,15 +4,15 @@
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use super::{Setup, step_hint};
+use super::{Setup, engine, step_hint};
 use crate::ctx::Ctx;
 use crate::env::vars;
 use crate::log::{self, Level};
 use crate::providers::exec::{self, HumanStep};
 use crate::providers::{Base, resolve};
-use crate::{expiry, fsutil, lock, process};
+use crate::{expiry, fsutil, lock};
 
-/// The hidden first argument a hook binary re-executes itself with.
+/// The hidden first argument of the detached engine process (see [`super::engine`]).
 pub const BACKGROUND_RENEW_ARG: &str = "__background-renew";
 
 /// Background renewals start at most this often per profile: a network
@@ -23,15 +23,14 @@ pub const RENEW_EVERY_SECS: i64 = 60;
 /// the last minute. Returns whether one was started.
 pub fn maybe_start_renew(ctx: &Ctx, _setup: &Setup, profile: &str) -> bool {
     let Ok(stamp) = crate::paths::renew_stamp(&ctx.env, profile) else { return false };
-    spawn_self_at_most_every(ctx, &stamp, RENEW_EVERY_SECS, BACKGROUND_RENEW_ARG, profile, "the silent refresh")
+    spawn_engine_at_most_every(ctx, &stamp, RENEW_EVERY_SECS, BACKGROUND_RENEW_ARG, profile, "the silent refresh")
 }
 
-/// Re-executes the running hook binary detached with `arg` for `profile` (`what`
-/// names it in the log),
-/// unless the `stamp` file says any session did so in the last `every_secs`.
+/// Starts the engine detached with `arg` for `profile` (`what` names it in the log), unless
+/// the `stamp` file says any session did so in the last `every_secs`.
 /// The stamp is read and written under its own lock, so two prompts at the
 /// same moment start one child.
-pub fn spawn_self_at_most_every(
+pub fn spawn_engine_at_most_every(
     ctx: &Ctx,
     stamp: &Path,
     every_secs: i64,
@@ -48,17 +47,23 @@ pub fn spawn_self_at_most_every(
     {
         return false;
     }
-    let Ok(exe) = std::env::current_exe() else { return false };
+    if let Err(e) = engine::exe() {
+        log::write(ctx, Level::Error, "hook", &format!("cannot start {what} for profile {profile}: {e}"));
+        return false;
+    }
     if fsutil::write_atomic(stamp, expiry::to_iso8601(ctx.now).as_bytes(), Some(0o600)).is_err() {
         return false;
     }
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg(arg).env(vars::CC_KEEPALIVE_PROFILE, profile);
-    let started = process::spawn_detached(cmd, what).is_ok();
-    if started {
-        log::write(ctx, Level::Info, "hook", &format!("started {what} for profile {profile}, detached"));
+    match engine::spawn_detached(arg, &[(vars::CC_KEEPALIVE_PROFILE, profile)], what) {
+        Ok(()) => {
+            log::write(ctx, Level::Info, "hook", &format!("started {what} for profile {profile}, detached"));
+            true
+        }
+        Err(e) => {
+            log::write(ctx, Level::Error, "hook", &format!("cannot start {what} for profile {profile}: {e}"));
+            false
+        }
     }
-    started
 }
 
 /// The detached side: renew whatever in the chain is inside the refresh window (SSO or

@@ -2,17 +2,37 @@
 //! chain on every call (caches first), as the JSON Claude Code expects.
 
 use super::{Output, Setup, autologin, background, login_hint, step_hint};
+use crate::creds::Credentials;
 use crate::ctx::Ctx;
 use crate::next_step;
 use crate::providers::exec::{self, ExecError, HumanStep};
 use crate::providers::{Base, Chain};
 
+/// The whole export: caches first, renewing what is stale (the engine's side).
 pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
+    let made = answer(ctx, stdout_is_terminal, |setup, chain| Some(exec::credentials(ctx, setup.config(), chain)));
+    // `answer` gives up only when its source does, and this one always answers.
+    made.unwrap_or_else(|| fail(Output::default(), "cc-aws-export: no answer".into()))
+}
+
+/// The export from the caches alone (the hook binary's side): `None` when credentials must
+/// be made, which [`super::engine::hand_off`] leaves to the engine.
+pub fn from_caches(ctx: &Ctx, stdout_is_terminal: bool) -> Option<Output> {
+    answer(ctx, stdout_is_terminal, |_, chain| exec::cached(ctx, chain).map(Ok))
+}
+
+/// Generic over where the credentials come from, so the hook binary's copy links only the
+/// cache readers.
+fn answer(
+    ctx: &Ctx,
+    stdout_is_terminal: bool,
+    make: impl FnOnce(&Setup, &Chain) -> Option<Result<Credentials, ExecError>>,
+) -> Option<Output> {
     let setup = Setup::load(ctx);
     // Claude Code captures this hook's stderr silently; warnings cost nothing.
     let mut out = Output { stderr: setup.loaded.problems(), ..Output::default() };
     if let Err(e) = &setup.profile {
-        return fail(out, format!("cc-aws-export: {e}"));
+        return Some(fail(out, format!("cc-aws-export: {e}")));
     }
     let profile = setup.name().to_string();
     let chain = match &setup.chain {
@@ -21,18 +41,18 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
             // Nothing configured yet: a login tool may be what writes the keys.
             if e.is_missing() {
                 autologin::maybe_start_background(ctx, &setup, &profile);
-                return fail(
+                return Some(fail(
                     out,
                     format!("cc-aws-export: no AWS credentials for profile \"{profile}\": {e}; {}", login_hint(&setup)),
-                );
+                ));
             }
             // A broken configuration or a file being rewritten: a login cannot help, the
             // message says what can.
-            return fail(out, format!("cc-aws-export: {e}"));
+            return Some(fail(out, format!("cc-aws-export: {e}")));
         }
     };
     watch_login_tool_keys(ctx, &setup, chain, &mut out);
-    let creds = match exec::credentials(ctx, setup.config(), chain) {
+    let creds = match make(&setup, chain)? {
         Ok(c) => c,
         Err(e) => {
             let step = e.human_step();
@@ -50,12 +70,12 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
                 }
                 _ => e.to_string(),
             };
-            return fail(out, format!("cc-aws-export: {msg}"));
+            return Some(fail(out, format!("cc-aws-export: {msg}")));
         }
     };
     if let Some(left) = creds.remaining(ctx.now) {
         if left <= time::Duration::ZERO {
-            return fail(out, format!("cc-aws-export: credentials for profile \"{profile}\" have expired"));
+            return Some(fail(out, format!("cc-aws-export: credentials for profile \"{profile}\" have expired")));
         }
         // Handing out soon-to-expire credentials is unavoidable only when they were issued
         // that short; renew in the background for next time.
@@ -71,7 +91,7 @@ pub fn run(ctx: &Ctx, stdout_is_terminal: bool) -> Output {
     }
     out.stdout = creds.export_json();
     out.stdout.push('\n');
-    out
+    Some(out)
 }
 
 fn fail(mut out: Output, msg: String) -> Output {

@@ -4,6 +4,7 @@
 pub mod autologin;
 pub mod background;
 pub mod check;
+pub mod engine;
 pub mod export;
 pub mod refresh;
 pub mod start;
@@ -67,30 +68,6 @@ pub fn login_hint(setup: &Setup) -> String {
     next_step::advice(setup.config(), setup.loaded.path.as_deref(), None, HumanStep::Login)
 }
 
-/// The hidden first argument with which a hook binary re-executes itself to do
-/// slow work detached from Claude Code.
+/// The hidden first argument with which a hook starts `autoLoginCmd` detached, as an engine
+/// process (see [`engine`]).
 pub const BACKGROUND_LOGIN_ARG: &str = "__background-login";
-
-/// Called first by hook binaries: runs background work when asked to and
-/// returns the exit code, else `None`.
-pub fn background_entry(first_arg: Option<&std::ffi::OsStr>) -> Option<u8> {
-    // First: a token refresh's call and save run in a worker re-executed from this binary.
-    if let Some(code) = crate::providers::worker::entry(first_arg) {
-        return Some(code);
-    }
-    // The launcher of a credential_process helper; otherwise notes that helpers may be
-    // started through this binary (so they die with it).
-    if let Some(code) = crate::process::launcher_entry(first_arg, crate::process::Interaction::Captured) {
-        return Some(code);
-    }
-    let arg = first_arg?;
-    if arg == BACKGROUND_LOGIN_ARG {
-        let ctx = Ctx::from_process();
-        return Some(autologin::run_background(&ctx));
-    }
-    if arg == background::BACKGROUND_RENEW_ARG {
-        let ctx = Ctx::from_process();
-        return Some(background::run_renew(&ctx));
-    }
-    None
-}

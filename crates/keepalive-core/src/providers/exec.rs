@@ -85,6 +85,27 @@ pub fn credentials(ctx: &Ctx, config: &Config, chain: &Chain) -> Result<Credenti
     Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, mfa: &mut |_| None }.at(chain.roles.len())
 }
 
+/// What [`credentials`] would hand out when the caches hold it with the margin left: no
+/// lock, no network, no helper run. `None` when [`credentials`] has work to do, or an error to
+/// report. The hook binaries answer from this alone and hand everything else to the CLI
+/// binary (`hooks::engine`), so the code behind [`credentials`] is not linked into them.
+pub fn cached(ctx: &Ctx, chain: &Chain) -> Option<Credentials> {
+    let fresh = |c: &Credentials| cached::is_fresh(c, ctx.now);
+    // As in `Walk::at`: the outermost role's cache answers for the whole chain.
+    if let Some(outer) = chain.roles.last() {
+        return assume_role::cached(ctx, outer).filter(fresh);
+    }
+    let unexpired = |c: &Credentials| c.expiration.is_none_or(|t| t > ctx.now);
+    match &chain.base {
+        Base::Env(keys) => keys.creds.clone().filter(unexpired),
+        Base::Keys(k) => k.keys.creds.clone().filter(unexpired),
+        Base::Sso(p) => sso::cached_role_credentials(ctx, p),
+        Base::Login(p) => login::cached_credentials(ctx, p),
+        Base::Process { profile, command } => process::cached(ctx, profile, command),
+        Base::WebIdentity(w) => web_identity::cached(ctx, w).filter(fresh),
+    }
+}
+
 /// Like [`credentials`], asking `mfa` for a code when a role needs one (the CLI prompts).
 pub fn credentials_with_mfa(
     ctx: &Ctx,

@@ -459,6 +459,13 @@ fn read_required(ctx: &Ctx, p: &LoginProfile, path: &Path, held: bool) -> Result
     }
 }
 
+/// The keys [`credentials`] would return without any call: cached with the margin left.
+/// `None` when it has work to do (or an error to report).
+pub fn cached_credentials(ctx: &Ctx, p: &LoginProfile) -> Option<Credentials> {
+    let path = cache_path(&ctx.env, p).ok()?;
+    read_required(ctx, p, &path, false).ok()?.fresh_credentials(ctx.now)
+}
+
 /// Credentials for `p`: the cached keys when they have [`cached::fresh_margin`] left, else
 /// refreshed ones (keys last at most 15 minutes, so this refreshes with under 10 left). A failed
 /// refresh is an error even if the old keys have minutes left: Claude Code keeps keys with 6
@@ -867,7 +874,8 @@ pub fn status(ctx: &Ctx, p: &LoginProfile) -> LoginStatus {
     st.session_ends_at = st.logged_in_at.and_then(|t| t.checked_add(SESSION_MAX));
     let cmd = st.login_command.clone();
     st.refresh_possible = match (token.missing_for_refresh(), &token.dpop_key) {
-        (None, Some(pem)) => match DpopKey::from_pem(pem.expose()) {
+        // Whether the two halves match is found at the refresh (it needs ring's P-256 code).
+        (None, Some(pem)) => match dpop_parts(pem.expose(), &mut Vec::new()) {
             Ok(_) => match http::resolve(&ctx.env, Service::Signin, p.region.as_deref().unwrap_or("")) {
                 Ok(_) => true,
                 Err(_) if p.region.is_none() => {
@@ -1007,26 +1015,43 @@ fn parse_sec1_body<'a>(r: &mut Der<'a>) -> Result<([u8; 32], Option<&'a [u8]>), 
     Ok((scalar, point))
 }
 
+/// The parts of the cache's `dpopKey`, read without ring: what `status` checks, so the hook
+/// binaries that show it do not link the P-256 code.
+struct DpopParts<'a> {
+    scalar: [u8; 32],
+    point: &'a [u8],
+    x: [u8; 32],
+    y: [u8; 32],
+}
+
+/// Reads the cache's `dpopKey`: PEM armour (any label) around a SEC1 or PKCS#8 P-256 key
+/// that includes its public point (ring cannot derive it from the private key). `der` holds
+/// the decoded bytes the parts borrow.
+fn dpop_parts<'a>(pem: &str, der: &'a mut Vec<u8>) -> Result<DpopParts<'a>, &'static str> {
+    // As botocore: drop the BEGIN/END lines, decode the rest.
+    let b64: String = pem.lines().filter(|l| !l.trim_start().starts_with("-----")).collect();
+    *der = base64_decode(b64.trim()).filter(|d| !d.is_empty()).ok_or("it is not a PEM key")?;
+    let (scalar, point) = parse_ec_key(der)?;
+    let point = point.ok_or("it has no public key, which ring needs next to the private key")?;
+    let (x, y) = match point {
+        [0x04, rest @ ..] if rest.len() == 64 => {
+            let (x, y) = rest.split_at(32);
+            (<[u8; 32]>::try_from(x).ok(), <[u8; 32]>::try_from(y).ok())
+        }
+        [0x02 | 0x03, ..] => return Err("its public key is compressed, which ring cannot use"),
+        _ => return Err("its public key is not a P-256 point"),
+    };
+    let (Some(x), Some(y)) = (x, y) else {
+        return Err("its public key is not a P-256 point");
+    };
+    Ok(DpopParts { scalar, point, x, y })
+}
+
 impl DpopKey {
-    /// Reads the cache's `dpopKey`: PEM armour (any label) around a SEC1 or PKCS#8 P-256 key
-    /// that includes its public point (ring cannot derive it from the private key).
+    /// The key pair of the cache's `dpopKey` (see [`dpop_parts`]).
     fn from_pem(pem: &str) -> Result<DpopKey, &'static str> {
-        // As botocore: drop the BEGIN/END lines, decode the rest.
-        let b64: String = pem.lines().filter(|l| !l.trim_start().starts_with("-----")).collect();
-        let der = base64_decode(b64.trim()).filter(|d| !d.is_empty()).ok_or("it is not a PEM key")?;
-        let (scalar, point) = parse_ec_key(&der)?;
-        let point = point.ok_or("it has no public key, which ring needs next to the private key")?;
-        let (x, y) = match point {
-            [0x04, rest @ ..] if rest.len() == 64 => {
-                let (x, y) = rest.split_at(32);
-                (<[u8; 32]>::try_from(x).ok(), <[u8; 32]>::try_from(y).ok())
-            }
-            [0x02 | 0x03, ..] => return Err("its public key is compressed, which ring cannot use"),
-            _ => return Err("its public key is not a P-256 point"),
-        };
-        let (Some(x), Some(y)) = (x, y) else {
-            return Err("its public key is not a P-256 point");
-        };
+        let mut der = Vec::new();
+        let DpopParts { scalar, point, x, y } = dpop_parts(pem, &mut der)?;
         let pair = EcdsaKeyPair::from_private_key_and_public_key(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             &scalar,

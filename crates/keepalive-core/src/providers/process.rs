@@ -113,6 +113,13 @@ impl Files {
     }
 }
 
+/// The result [`credentials`] would return without running the helper: cached with the
+/// margin left. `None` when the helper must run (or an error be reported).
+pub fn cached(ctx: &Ctx, profile: &str, command: &str) -> Option<Credentials> {
+    let files = Files::new(ctx, profile, command).ok()?;
+    read_text(&files.cache).and_then(|t| parse(&t).ok()).filter(|c| cached::is_fresh(c, ctx.now))
+}
+
 /// Credentials from `command` for `profile`: the cached result while it has at least
 /// 10 minutes left (unless `force`), else one run of the command shared by every concurrent
 /// caller (cached when it has an expiry).

@@ -104,7 +104,7 @@ pub enum WorkerError {
     NoReply { status: String },
 }
 
-/// Called first by every binary (through `hooks::background_entry`): runs a worker when
+/// Called first by the engine binary (through `hooks::engine::entry`): runs a worker when
 /// `first_arg` is [`WORKER_ARG`] and returns its exit code; otherwise records that this
 /// binary can serve as a worker and returns `None`.
 pub fn entry(first_arg: Option<&OsStr>) -> Option<u8> {

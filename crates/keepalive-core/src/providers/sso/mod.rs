@@ -412,6 +412,13 @@ pub fn refresh_session(
     refresh_locked(ctx, config, profile, seen.as_ref()).map(|(_, outcome)| outcome)
 }
 
+/// The role credentials [`role_credentials`] would return without any call: cached with the
+/// margin left. `None` when it has work to do (or the cache cannot be read).
+pub fn cached_role_credentials(ctx: &Ctx, profile: &SsoProfile) -> Option<Credentials> {
+    let key = role_cache::cache_key(&profile.account_id, &profile.role_name, profile.role_session_ref());
+    fresh_role_creds(ctx, &role_cache::path(&ctx.env, &key).ok()?)
+}
+
 /// Role credentials for `profile`: from the AWS CLI cache when they have 10
 /// minutes left at least (no network, one small file read), else fetched from
 /// the SSO portal — after a silent token refresh when the token is inside the
