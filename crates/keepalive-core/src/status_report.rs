@@ -86,6 +86,8 @@ pub struct ProfileRow {
     pub step_at: Option<OffsetDateTime>,
     /// "login" or "mfa" for `step_at`.
     pub step: Option<&'static str>,
+    /// What to run for that step, when a command is known ("run `aws login --profile x`").
+    pub next_step: Option<String>,
     pub error: Option<String>,
 }
 
@@ -198,6 +200,7 @@ fn profile_row(ctx: &Ctx, config: &Config, name: &str, chain: Result<Chain, Reso
         expires_at: None,
         step_at: None,
         step: None,
+        next_step: None,
         error: None,
     };
     let chain = match chain {
@@ -230,6 +233,9 @@ fn profile_row(ctx: &Ctx, config: &Config, name: &str, chain: Result<Chain, Reso
         HumanStep::Mfa => Some("mfa"),
         HumanStep::None => None,
     };
+    if row.step.is_some() {
+        row.next_step = next_step::known(config, &chain, st.step);
+    }
     row.error = st.problem;
     row
 }
@@ -289,6 +295,7 @@ pub fn to_json(r: &Report) -> Value {
                 "secondsLeft": secs_left(now, p.expires_at),
                 "stepNeededAt": iso(p.step_at),
                 "stepNeeded": p.step,
+                "nextStep": p.next_step,
                 "error": p.error,
             })
         })
@@ -542,13 +549,14 @@ pub fn render(r: &Report, colour: bool, width: Option<usize>) -> String {
         if let (Some(t), Some(step), false) = (p.step_at, p.step, sso_login)
             && t - now <= Duration::hours(24)
         {
-            let what = if step == "mfa" {
-                format!("an MFA code; run `cc-aws-keepalive refresh --profile {}` in a terminal", p.name)
-            } else {
-                "a login".to_string()
-            };
+            let what = if step == "mfa" { "an MFA code" } else { "a login" };
             let when = if t <= now { "now".to_string() } else { expiry::relative(now, t) };
-            notes.push(format!("profile {} ({}): needs {what} {when}", p.name, p.chain.as_deref().unwrap_or("-")));
+            let then = p.next_step.as_deref().map(|n| format!("; {n}")).unwrap_or_default();
+            notes.push(format!(
+                "profile {} ({}): needs {what} {when}{then}",
+                p.name,
+                p.chain.as_deref().unwrap_or("-")
+            ));
         }
     }
     out.push('\n');

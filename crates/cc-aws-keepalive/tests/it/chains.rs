@@ -157,7 +157,8 @@ fn status_shows_a_role_chain_over_sso_with_the_cached_role_expiry_and_the_sessio
             "name": "bedrock", "source": "sso", "chain": "bedrock ← role ← dev (sso-session corp)", "roles": 1,
             "session": "corp", "expiryField": null,
             "expiresAt": "2026-11-22T13:00:00Z", "secondsLeft": 3600,
-            "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login", "error": null
+            "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login",
+            "nextStep": "run `aws sso login --sso-session corp`", "error": null
         }),
         "\n{}",
         out.stdout
@@ -206,8 +207,13 @@ fn status_shows_an_aws_login_session_and_when_it_ends() {
         out.stdout
     );
     assert!(out.stdout.contains("SSO sessions: none in the AWS config"), "{}", out.stdout);
-    // Within a day: a note names the chain and when the login is due.
-    assert_eq!(notes(&out.stdout), ["! profile ai (ai (aws login)): needs a login in 10h0m"], "{}", out.stdout);
+    // Within a day: a note names the chain, when the login is due and the command.
+    assert_eq!(
+        notes(&out.stdout),
+        ["! profile ai (ai (aws login)): needs a login in 10h0m; run `aws login --profile ai`"],
+        "{}",
+        out.stdout
+    );
     let pem_body: String = login.dpop_key_pem.lines().nth(1).unwrap().chars().skip(12).collect();
     assert_no_secret(&(out.stdout.clone() + &out.stderr), std::slice::from_ref(&pem_body));
 
@@ -221,7 +227,8 @@ fn status_shows_an_aws_login_session_and_when_it_ends() {
             "name": "ai", "source": "aws-login", "chain": "ai (aws login)", "roles": 0,
             "session": null, "expiryField": null,
             "expiresAt": "2026-11-22T12:08:00Z", "secondsLeft": 480,
-            "stepNeededAt": "2026-11-22T22:00:00Z", "stepNeeded": "login", "error": null
+            "stepNeededAt": "2026-11-22T22:00:00Z", "stepNeeded": "login",
+            "nextStep": "run `aws login --profile ai`", "error": null
         }),
         "\n{}",
         out.stdout
@@ -246,7 +253,7 @@ fn status_shows_when_an_mfa_role_needs_a_code_and_what_to_run() {
     assert_eq!(
         notes(&out.stdout),
         [
-            "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code; run `cc-aws-keepalive refresh --profile admin` in a terminal now"
+            "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code now; run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code"
         ],
         "{}",
         out.stdout
@@ -265,7 +272,7 @@ fn status_shows_when_an_mfa_role_needs_a_code_and_what_to_run() {
     assert_eq!(
         notes(&out.stdout),
         [
-            "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code; run `cc-aws-keepalive refresh --profile admin` in a terminal in 1h0m"
+            "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code in 1h0m; run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code"
         ],
         "{}",
         out.stdout
@@ -280,7 +287,9 @@ fn status_shows_when_an_mfa_role_needs_a_code_and_what_to_run() {
             "name": "admin", "source": "credentials-file", "chain": "admin ← role ← src (keys in credentials)",
             "roles": 1, "session": null, "expiryField": null,
             "expiresAt": "2026-11-22T13:00:00Z", "secondsLeft": 3600,
-            "stepNeededAt": "2026-11-22T13:00:00Z", "stepNeeded": "mfa", "error": null
+            "stepNeededAt": "2026-11-22T13:00:00Z", "stepNeeded": "mfa",
+            "nextStep": "run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code",
+            "error": null
         }),
         "\n{}",
         out.stdout

@@ -100,7 +100,8 @@ fn json_golden() {
             {"name": "dev", "source": "sso", "chain": "dev (sso-session corp)", "roles": 0,
              "session": "corp", "expiryField": null,
              "expiresAt": "2026-11-22T12:45:00Z", "secondsLeft": 2700,
-             "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login", "error": null}
+             "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login",
+             "nextStep": "run `aws sso login --sso-session corp`", "error": null}
         ],
         "daemon": {
             "running": false, "pid": 4242, "startedAt": "2026-11-22T08:00:00Z",
