@@ -343,7 +343,7 @@ struct MidSession {
 /// Claude Code holds die mid-session. Claude Code awaits `ListInferenceProfiles` before any
 /// model call (measured on 2.1.332), so the mock holds that request for [`HOLD`]: it has been
 /// let in (SigV4 verified with the exported key) when the test runs `expire`, which must make
-/// that key invalid at the mock, age our cache of it and return it. Every model call after it
+/// that key invalid at the mock (and may age our cache of it) and return it. Every model call after it
 /// meets 403 `ExpiredTokenException` until Claude Code gets fresh credentials from our export.
 ///
 /// What 2.1.332 does here: `awsAuthRefresh` once at start (its STS probe finds no default
@@ -421,18 +421,11 @@ const CHAIN_ROLE: &str = "arn:aws:iam::111122223333:role/KalBedrock";
 const CHAIN_ROLE_CACHE: &str = ".aws/cli/cache/f80c9ecace670741c5910425d552bb9dee3fd8fb.json";
 
 /// A role chain over IAM Identity Center: profile `bedrock` assumes [`CHAIN_ROLE`] with the
-/// SSO profile `dev` as its source. The SSO access token has expired: Claude Code's startup
-/// `awsAuthRefresh` makes one silent CreateToken, GetRoleCredentials and AssumeRole, and
-/// Claude Code starts with the assumed role's credentials. Mid-session the role credentials die
-/// at AWS and in our cache: Claude Code gets 403, runs the export again, the export assumes the
-/// role again through the still-valid SSO credentials, and the answer arrives, with no browser
-/// login.
-#[test]
-#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
-fn role_chain_over_sso_survives_expiry() {
+/// SSO profile `dev` as its source; the SSO access token has expired, the refresh token works.
+/// Returns the HOME, the marker a browser login would create, and the secrets in play.
+fn chain_over_sso(mock: &MockAws, answer: &str) -> (TestHome, PathBuf, Vec<String>) {
     let now = unix_now();
-    let mock = MockAws::start();
-    mock.set_answer("E2E_ANSWER_ROLE_CHAIN");
+    mock.set_answer(answer);
     let (access, refresh, client_secret) = ("E2EAT-chain-expired-token", "E2ERT-chain-refresh", "E2ECS-chain-secret");
     mock.set_oidc_client("e2e-client", client_secret);
     mock.set_refresh_token(refresh);
@@ -459,20 +452,37 @@ fn role_chain_over_sso_survives_expiry() {
         &home,
         &json!({ "profile": "bedrock", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
     );
+    (home, marker, vec![access.into(), refresh.into(), client_secret.into()])
+}
 
-    let mut secrets: Vec<String> = vec![access.into(), refresh.into(), client_secret.into()];
+/// Makes the one role key assumed so far invalid at the mock; returns it.
+fn invalidate_the_assumed_role_key(mock: &MockAws) -> String {
+    let issued = mock.sts_issued_keys();
+    assert_eq!(issued.len(), 1, "one AssumeRole before the first Bedrock call:\n{}", mock.dump());
+    mock.set_key_valid(&issued[0], false);
+    issued[0].clone()
+}
+
+/// The role chain of [`chain_over_sso`]: Claude Code's startup `awsAuthRefresh` makes one
+/// silent CreateToken, GetRoleCredentials and AssumeRole, and Claude Code starts with the
+/// assumed role's credentials. Mid-session the role credentials die at AWS and in our cache:
+/// Claude Code gets 403, runs the export again, the export assumes the role again through the
+/// still-valid SSO credentials, and the answer arrives, with no browser login.
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn role_chain_over_sso_survives_expiry() {
+    let mock = MockAws::start();
+    let (home, marker, mut secrets) = chain_over_sso(&mock, "E2E_ANSWER_ROLE_CHAIN");
     let run = claude_through_mid_session_expiry(&home, &mock, || {
-        let issued = mock.sts_issued_keys();
-        assert_eq!(issued.len(), 1, "one AssumeRole before the first Bedrock call:\n{}", mock.dump());
-        mock.set_key_valid(&issued[0], false);
+        let dead = invalidate_the_assumed_role_key(&mock);
         let text = home.read(CHAIN_ROLE_CACHE);
         let cached: Value = serde_json::from_str(&text).unwrap();
         let creds = &cached["Credentials"];
-        assert_eq!(creds["AccessKeyId"], issued[0].as_str(), "the role cache holds the exported key");
+        assert_eq!(creds["AccessKeyId"], dead.as_str(), "the role cache holds the exported key");
         secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| creds[k].as_str().unwrap().to_string()));
         let expiration = creds["Expiration"].as_str().unwrap();
         home.write(CHAIN_ROLE_CACHE, text.replacen(expiration, &past_like(expiration, 60), 1));
-        issued[0].clone()
+        dead
     });
     let ctx = &run.ctx;
     let new_key = mock.sts_issued_keys().last().cloned().unwrap();
@@ -492,6 +502,32 @@ fn role_chain_over_sso_survives_expiry() {
     let sso_creds: Value = serde_json::from_str(&sso_cache).unwrap();
     secrets
         .extend(["SecretAccessKey", "SessionToken"].map(|k| sso_creds["Credentials"][k].as_str().unwrap().to_string()));
+    secrets.extend(mock.issued_access_tokens());
+    secrets.extend(mock.issued_refresh_tokens());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
+}
+
+/// The role chain of [`chain_over_sso`], its credentials refused by AWS mid-session while our
+/// cache still holds them as fresh (a revoked session, a deleted key, an expiry the cache has
+/// wrong): Claude Code's retries get the same key from the export until its next
+/// `awsAuthRefresh` (at most every 30 s), which issues new credentials silently; the answer
+/// arrives with no browser login.
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn role_chain_over_sso_survives_revocation() {
+    let mock = MockAws::start();
+    let (home, marker, mut secrets) = chain_over_sso(&mock, "E2E_ANSWER_REVOKED");
+    let run = claude_through_mid_session_expiry(&home, &mock, || invalidate_the_assumed_role_key(&mock));
+    let ctx = &run.ctx;
+    let new_key = mock.sts_issued_keys().last().cloned().unwrap();
+    run.assert_survived(&mock, &home, "E2E_ANSWER_REVOKED", &marker, &new_key);
+    assert!(calls(&home, "refresh") >= 2, "no awsAuthRefresh after the refusal:\n{ctx}");
+    assert_eq!(mock.assume_role_count(CHAIN_ROLE), 2, "the role was not assumed exactly once more:\n{ctx}");
+    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
+    let cached: Value = serde_json::from_str(&home.read(CHAIN_ROLE_CACHE)).unwrap();
+    assert_eq!(cached["Credentials"]["AccessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
+    secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| cached["Credentials"][k].as_str().unwrap().to_string()));
     secrets.extend(mock.issued_access_tokens());
     secrets.extend(mock.issued_refresh_tokens());
     let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();

@@ -112,6 +112,12 @@ pub fn renew_stamp(env: &Env, profile: &str) -> Result<PathBuf, PathError> {
     Ok(state_dir(env)?.join(format!("sso-refresh-{}.stamp", sha1_smol::Sha1::from(profile).digest())))
 }
 
+/// When `refresh` last replaced fresh-looking credentials of `profile` that Claude Code's call
+/// may have had refused.
+pub fn replaced_stamp(env: &Env, profile: &str) -> Result<PathBuf, PathError> {
+    Ok(state_dir(env)?.join(format!("replaced-{}.stamp", sha1_smol::Sha1::from(profile).digest())))
+}
+
 /// Which session end of `profile` a background renewal already notified about.
 pub fn login_notified_marker(env: &Env, profile: &str) -> Result<PathBuf, PathError> {
     Ok(state_dir(env)?.join(format!("notified-login-{}", sha1_smol::Sha1::from(profile).digest())))

@@ -16,7 +16,7 @@ const ROLE: &str = "arn:aws:iam::111122223333:role/KalBedrock";
 /// botocore's cache key for `{"RoleArn": ROLE}` (REFERENCE.md's example).
 const ROLE_CACHE: &str = ".aws/cli/cache/f80c9ecace670741c5910425d552bb9dee3fd8fb.json";
 
-fn keys_home(mock: &MockAws, extra_config: &str) -> TestHome {
+pub fn keys_home(mock: &MockAws, extra_config: &str) -> TestHome {
     let home = TestHome::new();
     mock.add_key(SRC_KEY, SRC_SECRET, None, true);
     home.write(
@@ -31,7 +31,7 @@ fn keys_home(mock: &MockAws, extra_config: &str) -> TestHome {
     home
 }
 
-fn run(home: &TestHome, mock: &MockAws, name: &str, env: &[(&str, &str)]) -> RunOutput {
+pub fn run(home: &TestHome, mock: &MockAws, name: &str, env: &[(&str, &str)]) -> RunOutput {
     let mut cmd = home.command(bin(name));
     cmd.env("AWS_ENDPOINT_URL", mock.url());
     for (k, v) in env {
@@ -43,7 +43,7 @@ fn run(home: &TestHome, mock: &MockAws, name: &str, env: &[(&str, &str)]) -> Run
     out
 }
 
-fn exported_key(out: &RunOutput) -> String {
+pub fn exported_key(out: &RunOutput) -> String {
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|_| panic!("{}", out.describe()));
     v["Credentials"]["AccessKeyId"].as_str().unwrap().to_string()
 }

@@ -14,6 +14,7 @@ mod faults;
 mod legacy;
 mod load;
 mod refresh;
+mod refused;
 mod rewrite_race;
 mod robustness;
 mod sso;

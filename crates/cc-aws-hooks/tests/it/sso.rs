@@ -85,7 +85,7 @@ impl Sso {
         test_support::assert_no_secret(text, &refs);
     }
 
-    fn exported_key(out: &RunOutput) -> String {
+    pub fn exported_key(out: &RunOutput) -> String {
         let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.describe()));
         v["Credentials"]["AccessKeyId"].as_str().unwrap().to_string()
     }

@@ -1,18 +1,25 @@
 //! `cc-aws-refresh` (`awsAuthRefresh`): Claude Code shows its output to the user. Succeeds at
-//! once when fresh credentials can be made silently (cached, refreshed SSO or `aws login`
-//! tokens, assumed roles); a browser login (or `autoLoginCmd` for keys a login tool writes)
-//! runs only when the chain's source session is over, and an MFA role is left to
-//! `cc-aws-keepalive refresh` in a terminal.
+//! once when fresh credentials can be made silently (refreshed SSO or `aws login` tokens,
+//! assumed roles; cached ones that look fresh are issued anew, since Claude Code asks after AWS
+//! refused a call); a browser login (or `autoLoginCmd` for keys a login tool writes) runs only
+//! when the chain's source session is over, and an MFA role is left to `cc-aws-keepalive
+//! refresh` in a terminal.
 
 use time::OffsetDateTime;
 
 use super::autologin;
 use super::{Setup, login_hint};
+use crate::creds::Credentials;
 use crate::ctx::Ctx;
 use crate::login_runner::{self, IfBusy, Login, LoginOutcome, Output, When};
 use crate::providers::exec::{self, ExecError, HumanStep};
 use crate::providers::{Base, Chain};
-use crate::{expiry, next_step};
+use crate::{expiry, fsutil, next_step, paths};
+
+/// How often per profile fresh-looking credentials are replaced (see [`replace_refused`]): just
+/// under Claude Code's own spacing of `awsAuthRefresh` runs (30 s), so each of its runs after a
+/// refusal may bring new credentials, while sessions refused at the same moment share one.
+pub const REPLACE_EVERY_SECS: i64 = 25;
 
 /// Runs the refresh, sending progress lines to `say`. Returns the exit code.
 pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
@@ -48,7 +55,12 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
     {
         return refresh_keys(ctx, &setup, &profile, say);
     }
+    // What the caches held before: only those can be what Claude Code had refused.
+    let held = exec::cached(ctx, &chain);
     let err = match exec::credentials(ctx, setup.config(), &chain) {
+        Ok(c) if held.as_ref().is_some_and(|h| h.access_key_id == c.access_key_id) => {
+            return replace_refused(ctx, &setup, &profile, &chain, c, say);
+        }
         Ok(c) => {
             say(&ok_line(ctx, &profile, &chain, c.expiration));
             return 0;
@@ -61,6 +73,48 @@ pub fn run(ctx: &Ctx, say: &mut dyn FnMut(&str)) -> u8 {
         HumanStep::Mfa | HumanStep::None => {
             say(&format!("cc-aws-refresh: {err}"));
             1
+        }
+    }
+}
+
+/// Claude Code runs this hook after AWS refused a call (and before its first call when its own
+/// default credential chain failed), so cached credentials that look fresh are suspect: a
+/// revoked session, a deleted key, an expiry the cache has wrong. They are replaced silently
+/// (never by a browser login or MFA code), at most once per profile in [`REPLACE_EVERY_SECS`].
+fn replace_refused(
+    ctx: &Ctx,
+    setup: &Setup,
+    profile: &str,
+    chain: &Chain,
+    cached: Credentials,
+    say: &mut dyn FnMut(&str),
+) -> u8 {
+    let stamp = paths::replaced_stamp(&ctx.env, profile).ok();
+    let last =
+        stamp.as_deref().and_then(|s| fsutil::read_optional(s).ok().flatten()).and_then(|t| expiry::parse(&t).ok());
+    let recent = last.is_some_and(|t| (ctx.now - t).whole_seconds().abs() < REPLACE_EVERY_SECS);
+    let attempt = if recent { None } else { exec::replace(ctx, setup.config(), chain, &cached) };
+    let Some(result) = attempt else {
+        say(&ok_line(ctx, profile, chain, cached.expiration));
+        return 0;
+    };
+    if let Some(s) = &stamp {
+        let _ = fsutil::write_atomic(s, expiry::to_iso8601(ctx.now).as_bytes(), Some(fsutil::SECRET_FILE_MODE));
+    }
+    match result {
+        Ok(c) => {
+            say(&format!(
+                "Issued new AWS credentials for profile \"{profile}\" in place of cached ones that looked valid (Claude Code asks for a refresh when AWS refuses a call)."
+            ));
+            say(&ok_line(ctx, profile, chain, c.expiration));
+            0
+        }
+        Err(e) if e.human_step() == HumanStep::Login => browser_login(ctx, setup, chain, &e, say),
+        // The cached ones may be fine (the check before Claude Code's first call): keep them.
+        Err(e) => {
+            say(&ok_line(ctx, profile, chain, cached.expiration));
+            say(&format!("warning: could not issue new ones in case AWS refused these: {e}"));
+            0
         }
     }
 }

@@ -82,7 +82,33 @@ impl ExecError {
 
 /// Credentials for the chain's outermost profile, as the export hands them out.
 pub fn credentials(ctx: &Ctx, config: &Config, chain: &Chain) -> Result<Credentials, ExecError> {
-    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, mfa: &mut |_| None }.at(chain.roles.len())
+    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, replace: None, mfa: &mut |_| None }
+        .at(chain.roles.len())
+}
+
+/// New credentials in place of `rejected`, which AWS refused although they are fresh by their
+/// expiry (a revoked session, a deleted key, an expiry the cache has wrong): Claude Code runs
+/// `awsAuthRefresh` when a call was refused. Only the outermost level is issued anew; its
+/// sources come from their caches as usual. Silent only: `None` when that level cannot be
+/// renewed without a person (an MFA role) or at all (keys in a file or the environment, a
+/// `credential_process` helper). N callers replacing the same key cause one renewal: after
+/// the lock, other fresh keys in the cache are taken as they are.
+pub fn replace(
+    ctx: &Ctx,
+    config: &Config,
+    chain: &Chain,
+    rejected: &Credentials,
+) -> Option<Result<Credentials, ExecError>> {
+    let silent = match chain.roles.last() {
+        Some(outer) => outer.mfa_serial.is_none(),
+        None => matches!(chain.base, Base::Sso(_) | Base::Login(_) | Base::WebIdentity(_)),
+    };
+    if !silent {
+        return None;
+    }
+    let replace = Some(rejected.access_key_id.as_str());
+    let mut walk = Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, replace, mfa: &mut |_| None };
+    Some(walk.at(chain.roles.len()))
 }
 
 /// What [`credentials`] would hand out when the caches hold it with the margin left: no
@@ -113,7 +139,7 @@ pub fn credentials_with_mfa(
     chain: &Chain,
     mfa: &mut dyn FnMut(&RoleStep) -> Option<String>,
 ) -> Result<Credentials, ExecError> {
-    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, mfa }.at(chain.roles.len())
+    Walk { ctx, config, chain, need: cached::fresh_margin(), force: false, replace: None, mfa }.at(chain.roles.len())
 }
 
 /// Renews ahead of time: every cached level with less than `window` left (everything with
@@ -139,7 +165,7 @@ pub fn renew(
         _ => {}
     }
     let need = if force { Duration::MAX } else { window.max(cached::fresh_margin()) };
-    Walk { ctx, config, chain, need, force, mfa }.at(chain.roles.len())
+    Walk { ctx, config, chain, need, force, replace: None, mfa }.at(chain.roles.len())
 }
 
 struct Walk<'a, 'm> {
@@ -150,6 +176,8 @@ struct Walk<'a, 'm> {
     need: Duration,
     /// Renew even an MFA role with time left.
     force: bool,
+    /// The key id of outermost credentials AWS refused: cached ones with it do not count.
+    replace: Option<&'a str>,
     mfa: &'m mut dyn FnMut(&RoleStep) -> Option<String>,
 }
 
@@ -160,6 +188,11 @@ impl Walk<'_, '_> {
         move |c: &Credentials| c.remaining(now).is_none_or(|left| left >= need)
     }
 
+    /// The key id refused at level `n` (the outermost), if any.
+    fn refused_at(&self, n: usize) -> Option<&str> {
+        self.replace.filter(|_| n == self.chain.roles.len())
+    }
+
     /// Credentials after `n` roles have been assumed (0: the base).
     fn at(&mut self, n: usize) -> Result<Credentials, ExecError> {
         let Some(step) = n.checked_sub(1).and_then(|i| self.chain.roles.get(i)) else {
@@ -167,7 +200,9 @@ impl Walk<'_, '_> {
         };
         let ctx = self.ctx;
         let enough = self.enough();
-        let reread = || assume_role::cached(ctx, step).filter(|c| enough(c));
+        let refused = self.refused_at(n).map(str::to_string);
+        let usable = move |c: &Credentials| enough(c) && refused.as_deref() != Some(c.access_key_id.as_str());
+        let reread = || assume_role::cached(ctx, step).filter(|c| usable(c));
         // A role that needs MFA keeps what it has while it has anything worth handing out:
         // renewing it early would ask for a code.
         if step.mfa_serial.is_some()
@@ -215,12 +250,19 @@ impl Walk<'_, '_> {
                     _ => Ok(c),
                 }
             }
-            Base::Sso(p) => Ok(sso::role_credentials(ctx, self.config, p)?),
-            Base::Login(p) => Ok(login::credentials(ctx, p)?),
+            Base::Sso(p) => Ok(match self.refused_at(0) {
+                Some(key) => sso::replace_role_credentials(ctx, self.config, p, key)?,
+                None => sso::role_credentials(ctx, self.config, p)?,
+            }),
+            Base::Login(p) => Ok(match self.refused_at(0) {
+                Some(key) => login::replace(ctx, p, key)?,
+                None => login::credentials(ctx, p)?,
+            }),
             Base::Process { profile, command } => Ok(process::credentials(ctx, profile, command, self.force)?),
             Base::WebIdentity(w) => {
                 let enough = self.enough();
-                let reread = || web_identity::cached(ctx, w).filter(|c| enough(c));
+                let refused = self.refused_at(0);
+                let reread = || web_identity::cached(ctx, w).filter(|c| enough(c) && refused != Some(&c.access_key_id));
                 let name = format!("web-identity-{}", web_identity::cache_key(w));
                 let what = || format!("the web identity credentials of profile {}", w.profile);
                 cached::renew_once(ctx, &name, &what, &reread, || Ok(web_identity::assume(ctx, w)?))

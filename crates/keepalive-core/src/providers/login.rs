@@ -477,6 +477,10 @@ pub fn credentials(ctx: &Ctx, p: &LoginProfile) -> Result<Credentials, LoginErro
         return Ok(c);
     }
     let token = refresh_locked(ctx, p, &path, None)?;
+    keys_of(&token, p, path)
+}
+
+fn keys_of(token: &LoginToken, p: &LoginProfile, path: PathBuf) -> Result<Credentials, LoginError> {
     token.credentials().ok_or_else(|| LoginError::Incomplete {
         profile: p.profile.clone(),
         path,
@@ -504,6 +508,15 @@ pub fn refresh(ctx: &Ctx, p: &LoginProfile, force: bool) -> Result<OffsetDateTim
         what: "accessToken.expiresAt",
         command: login_command(p),
     })
+}
+
+/// New keys in place of the cached ones with key id `rejected`, which AWS refused although
+/// they are fresh by their expiry (a refresh of the session, forced); other fresh keys found
+/// once the lock is held (another process replaced them meanwhile) are used as they are.
+pub fn replace(ctx: &Ctx, p: &LoginProfile, rejected: &str) -> Result<Credentials, LoginError> {
+    let path = cache_path(&ctx.env, p)?;
+    let token = refresh_locked(ctx, p, &path, Some(Some(rejected.to_string())))?;
+    keys_of(&token, p, path)
 }
 
 /// Refreshes under the session's lock. `seen`: `None` for a normal refresh (skipped when the

@@ -181,6 +181,21 @@ fn refresh_honours_the_window_and_force() {
 }
 
 #[test]
+fn refused_fresh_keys_are_replaced_once() {
+    let f = fx(20 * 60);
+    let p = f.profile();
+    let refused = login::credentials(&f.ctx(), &p).unwrap();
+    assert_eq!(f.mock.login_refresh_calls(), 0, "fresh keys are used as cached");
+    let new = login::replace(&f.ctx(), &p, &refused.access_key_id).unwrap();
+    assert_eq!(f.mock.login_refresh_calls(), 1);
+    assert_ne!(new.access_key_id, refused.access_key_id);
+    assert!(sts_ok(&f.mock, &new), "{}", f.mock.dump());
+    // A second session refused the same key meanwhile: it takes the new keys, no call.
+    let again = login::replace(&f.ctx(), &p, &refused.access_key_id).unwrap();
+    assert_eq!((again.access_key_id, f.mock.login_refresh_calls()), (new.access_key_id, 1));
+}
+
+#[test]
 fn botocore_refreshes_against_the_mock_and_we_take_its_key() {
     let f = fx(-60);
     let out = f.botocore(BOTOCORE_KEY);

@@ -429,16 +429,38 @@ pub fn cached_role_credentials(ctx: &Ctx, profile: &SsoProfile) -> Option<Creden
 /// issue ones shorter than 10 minutes, callers exporting to Claude Code must
 /// check [`Credentials::remaining`].
 pub fn role_credentials(ctx: &Ctx, config: &Config, profile: &SsoProfile) -> Result<Credentials, SsoError> {
+    role_credentials_except(ctx, config, profile, None)
+}
+
+/// New role credentials in place of the cached ones with key id `rejected`, which AWS refused
+/// although they are fresh by their expiry; other fresh ones found in the cache (another
+/// process replaced them meanwhile) are used as they are.
+pub fn replace_role_credentials(
+    ctx: &Ctx,
+    config: &Config,
+    profile: &SsoProfile,
+    rejected: &str,
+) -> Result<Credentials, SsoError> {
+    role_credentials_except(ctx, config, profile, Some(rejected))
+}
+
+fn role_credentials_except(
+    ctx: &Ctx,
+    config: &Config,
+    profile: &SsoProfile,
+    rejected: Option<&str>,
+) -> Result<Credentials, SsoError> {
     let key = role_cache::cache_key(&profile.account_id, &profile.role_name, profile.role_session_ref());
     let cache_path = role_cache::path(&ctx.env, &key)?;
-    if let Some(c) = fresh_role_creds(ctx, &cache_path) {
+    let usable = || fresh_role_creds(ctx, &cache_path).filter(|c| Some(c.access_key_id.as_str()) != rejected);
+    if let Some(c) = usable() {
         return Ok(c);
     }
     // One fetch per role across processes: the others wait and then find the
     // cache filled. A lock we cannot get in time only costs a duplicate fetch.
     let _guard =
         lock_path(ctx, &format!("role-{key}")).ok().and_then(|p| lock::lock_with_timeout(&p, LOCK_WAIT).ok().flatten());
-    if let Some(c) = fresh_role_creds(ctx, &cache_path) {
+    if let Some(c) = usable() {
         return Ok(c);
     }
     let token = usable_access_token(ctx, config, profile)?;
