@@ -199,8 +199,16 @@ fn check_profiles(ctx: &Ctx, config: &Config, hook_profiles: &[String], out: &mu
         }
         let st = exec::status(ctx, config, &chain);
         if let Some(problem) = &st.problem {
-            let fix = next_step::known(config, &chain, HumanStep::Login)
-                .unwrap_or_else(|| "fix what the message names".into());
+            let fix = next_step::known(config, &chain, HumanStep::Login).unwrap_or_else(|| match &chain.base {
+                Base::Process { .. } => format!(
+                    "run `cc-aws-keepalive refresh --profile {p}` in a terminal: the helper can prompt there, and its own output says what it needs"
+                ),
+                Base::WebIdentity(w) => format!(
+                    "make {} hold a current token from your identity provider (the tool or platform that writes it)",
+                    w.token_file.display()
+                ),
+                _ => next_step::advice(config, None, Some(&chain), HumanStep::Login),
+            });
             if let Base::Sso(sp) = &chain.base
                 && let Some(session) = &sp.session
             {

@@ -103,6 +103,14 @@ fn a_failed_helper_shows_in_status_and_fails_doctor_until_a_run_succeeds() {
     assert_eq!(doctor.status, Some(1), "{}", doctor.describe());
     let problem = doctor.stdout.lines().find(|l| l.contains("profile proc")).unwrap_or_default();
     assert!(problem.starts_with("PROBLEM") && problem.contains(MFA_LINE), "{}", doctor.describe());
+    // The fix is one that can work: a run where the helper can prompt, not "log in again".
+    assert!(
+        doctor
+            .stdout
+            .contains("run `cc-aws-keepalive refresh --profile proc` in a terminal: the helper can prompt there"),
+        "{}",
+        doctor.describe()
+    );
     for out in [&status, &json, &doctor] {
         assert_no_secret(&format!("{}{}", out.stdout, out.stderr), &[PROC_SECRET, PROC_TOKEN]);
     }
