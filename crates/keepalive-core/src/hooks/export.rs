@@ -1,5 +1,7 @@
 //! `cc-aws-export` (`awsCredentialExport`): the profile's credentials, made by walking its
-//! chain on every call (caches first), as the JSON Claude Code expects.
+//! chain on every call (caches first), as the JSON Claude Code expects. The hook binary answers
+//! from the caches ([`from_caches`]); when credentials must be made, the engine runs the whole
+//! export ([`run`]; see [`super::engine`]).
 
 use super::{Output, Setup, autologin, background, login_hint, step_hint};
 use crate::creds::Credentials;
