@@ -112,6 +112,9 @@ fn parse_runs(args: &[String]) -> Result<usize> {
     }
 }
 
+/// PATH in the benchmarks' cleared environment: the system directories only.
+const BENCH_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 /// A temp HOME with a credentials-file profile valid for four more hours, as saml2aws and
 /// similar tools write it.
 pub struct FileProfileFixture {
@@ -134,14 +137,8 @@ impl FileProfileFixture {
             ),
         )?;
         util::write(&h.join(".aws/config"), "[default]\nregion = us-east-1\n")?;
-        let s = |rel: &str| h.join(rel).to_string_lossy().into_owned();
-        let env = vec![
-            ("HOME".to_string(), h.to_string_lossy().into_owned()),
-            ("XDG_CONFIG_HOME".to_string(), s(".config")),
-            ("XDG_STATE_HOME".to_string(), s(".local/state")),
-            ("XDG_DATA_HOME".to_string(), s(".local/share")),
-            ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
-        ];
+        let mut env = util::temp_home_vars(h);
+        env.push(("PATH".to_string(), BENCH_PATH.to_string()));
         Ok(FileProfileFixture { home, env })
     }
 
@@ -219,17 +216,13 @@ impl ScaleFixture {
             util::write(&h.join(test_support::sso::token_rel(&format!("bench{i}"))), token.to_string())?;
         }
         util::write(&h.join(".aws/config"), config)?;
-        let s = |rel: &str| h.join(rel).to_string_lossy().into_owned();
-        let env = vec![
-            ("HOME".to_string(), h.to_string_lossy().into_owned()),
-            ("XDG_CONFIG_HOME".to_string(), s(".config")),
-            ("XDG_STATE_HOME".to_string(), s(".local/state")),
-            ("XDG_DATA_HOME".to_string(), s(".local/share")),
+        let mut env = util::temp_home_vars(h);
+        env.extend([
             ("AWS_PROFILE".to_string(), "bench0".to_string()),
             // Nothing may leave the machine (status reads caches only anyway).
             ("AWS_ENDPOINT_URL".to_string(), "http://127.0.0.1:9".to_string()),
-            ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
-        ];
+            ("PATH".to_string(), BENCH_PATH.to_string()),
+        ]);
         Ok(ScaleFixture { _home: home, env, n })
     }
 

@@ -413,14 +413,9 @@ pub fn validate(claude: &Path, dir: &Path) -> Result {
 
 /// HOME, XDG_* and CLAUDE_CONFIG_DIR all inside `home`.
 fn temp_home_env(home: &Path) -> Env {
-    let s = |rel: &str| home.join(rel).to_string_lossy().into_owned();
-    Env::from_pairs([
-        ("HOME", s("").trim_end_matches('/')),
-        ("XDG_CONFIG_HOME", &s(".config")),
-        ("XDG_DATA_HOME", &s(".local/share")),
-        ("XDG_STATE_HOME", &s(".local/state")),
-        ("CLAUDE_CONFIG_DIR", &s(".claude")),
-    ])
+    let mut env = util::temp_home_env(home);
+    env.set("CLAUDE_CONFIG_DIR", &home.join(".claude").to_string_lossy());
+    env
 }
 
 fn e2e_tests(state: &mut State) -> Result {

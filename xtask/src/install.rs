@@ -316,16 +316,6 @@ mod tests {
         dist
     }
 
-    fn temp_env(home: &Path) -> Env {
-        let s = |rel: &str| home.join(rel).to_string_lossy().into_owned();
-        Env::from_pairs([
-            ("HOME", s("").trim_end_matches('/')),
-            ("XDG_CONFIG_HOME", &s(".config")),
-            ("XDG_DATA_HOME", &s(".local/share")),
-            ("XDG_STATE_HOME", &s(".local/state")),
-        ])
-    }
-
     #[test]
     fn finds_the_host_binaries_in_either_layout() {
         for flat in [false, true] {
@@ -349,7 +339,7 @@ mod tests {
         let home = tmp.path().join("home");
         let original = "{\n\t\"model\": \"opus\",\n\t\"permissions\": {\"allow\": []}\n}\n";
         util::write(&home.join(".claude/settings.json"), original).unwrap();
-        let ctx = Ctx::new(temp_env(&home), time::OffsetDateTime::UNIX_EPOCH);
+        let ctx = Ctx::new(util::temp_home_env(&home), time::OffsetDateTime::UNIX_EPOCH);
         let empty_path = std::ffi::OsString::from(tmp.path().join("no-bin"));
 
         let report = install(&ctx, Some(&empty_path), &dist, InstallOpts::default()).unwrap();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use keepalive_core::env::Env;
 use serde_json::Value;
 
 /// xtask reports errors as one human sentence; it is a developer tool, not a library.
@@ -199,6 +200,23 @@ pub fn tree_contents(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>, bool)>> {
     walk(dir, dir, &mut out)?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// HOME and the XDG base directories (config, data, state), all inside `home`: a run in a
+/// temp HOME (ci's checks, the benchmarks, tests) then reads and writes nothing outside it.
+pub fn temp_home_vars(home: &Path) -> Vec<(String, String)> {
+    let s = |rel: &str| home.join(rel).to_string_lossy().into_owned();
+    vec![
+        ("HOME".to_string(), home.to_string_lossy().into_owned()),
+        ("XDG_CONFIG_HOME".to_string(), s(".config")),
+        ("XDG_DATA_HOME".to_string(), s(".local/share")),
+        ("XDG_STATE_HOME".to_string(), s(".local/state")),
+    ]
+}
+
+/// [`temp_home_vars`] as the environment keepalive-core reads.
+pub fn temp_home_env(home: &Path) -> Env {
+    Env::from_pairs(temp_home_vars(home).iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// A fresh private directory under the system temp dir, removed by [`TempDir`]'s drop.

@@ -76,9 +76,16 @@ fn normalise(s: &str) -> String {
 
 /// `2026-11-22T12:00:00Z`: the form Claude Code, botocore and the CLI all read.
 pub fn to_iso8601(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
+    utc_stamp(t, "-", ":")
+}
+
+/// `t` in UTC to the second, with `date_sep` between the date's fields and `time_sep` between
+/// the time's: the one formatter behind the extended and the basic ISO 8601 forms.
+fn utc_stamp(t: OffsetDateTime, date_sep: &str, time_sep: &str) -> String {
+    // Checked: at the edge of `time`'s range the conversion fails instead of panicking.
+    let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}{date_sep}{:02}{date_sep}{:02}T{:02}{time_sep}{:02}{time_sep}{:02}Z",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -108,9 +115,9 @@ pub mod serde_opt {
     }
 }
 
-/// `20261122T120000Z`, for backup file names.
+/// `20261122T120000Z` (ISO 8601's basic form), for backup file names and SigV4's `X-Amz-Date`.
 pub fn compact_stamp(t: OffsetDateTime) -> String {
-    to_iso8601(t).replace(['-', ':'], "")
+    utc_stamp(t, "", "")
 }
 
 /// Remaining time as people read it: `2d4h`, `4h23m`, `23m`, `<1m`.

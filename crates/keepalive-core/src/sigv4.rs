@@ -9,7 +9,7 @@
 use std::fmt;
 
 use ring::{digest, hmac};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::secret::Secret;
 
@@ -126,18 +126,9 @@ pub fn sign(params: &SigningParams<'_>, req: &SignableRequest<'_>) -> SignedHead
     }
 }
 
-/// `YYYYMMDDTHHMMSSZ` in UTC.
+/// `YYYYMMDDTHHMMSSZ` in UTC: ISO 8601's basic form, which `expiry` formats.
 pub fn amz_date(t: OffsetDateTime) -> String {
-    let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    crate::expiry::compact_stamp(t)
 }
 
 /// The SigV4 signing key: the HMAC chain over date (`YYYYMMDD`), region, service and

@@ -253,15 +253,7 @@ mod tests {
     use time::macros::datetime;
 
     fn step(role_arn: &str) -> RoleStep {
-        RoleStep {
-            profile: "bedrock".into(),
-            role_arn: role_arn.into(),
-            session_name: None,
-            external_id: None,
-            mfa_serial: None,
-            duration_seconds: None,
-            region: Some("eu-west-1".into()),
-        }
+        RoleStep::new("bedrock", role_arn, Some("eu-west-1".into()))
     }
 
     #[test]

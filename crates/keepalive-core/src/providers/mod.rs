@@ -77,6 +77,23 @@ pub struct RoleStep {
     pub region: Option<String>,
 }
 
+impl RoleStep {
+    /// A role with none of the optional settings (`role_session_name`, `external_id`,
+    /// `mfa_serial`, `duration_seconds`): set those with struct update syntax, so callers
+    /// keep compiling when a setting is added.
+    pub fn new(profile: impl Into<String>, role_arn: impl Into<String>, region: Option<String>) -> RoleStep {
+        RoleStep {
+            profile: profile.into(),
+            role_arn: role_arn.into(),
+            session_name: None,
+            external_id: None,
+            mfa_serial: None,
+            duration_seconds: None,
+            region,
+        }
+    }
+}
+
 /// An `aws login` profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginProfile {

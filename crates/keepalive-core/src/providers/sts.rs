@@ -196,24 +196,15 @@ impl StsError {
 /// `AssumeRole`, signed with `source`.
 pub fn assume_role(ctx: &Ctx, p: &AssumeRoleParams<'_>, source: &Credentials) -> Result<Assumed, StsError> {
     let op = Op::AssumeRole;
-    let duration = p.duration_seconds.map(|d| d.to_string());
-    let mut form: Vec<(&str, &str)> = vec![
-        ("Action", op.name()),
-        ("Version", API_VERSION),
-        ("RoleArn", p.role_arn),
-        ("RoleSessionName", p.session_name),
-    ];
-    if let Some(d) = &duration {
-        form.push(("DurationSeconds", d));
-    }
+    let mut after: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = p.external_id {
-        form.push(("ExternalId", id));
+        after.push(("ExternalId", id));
     }
     if let Some(m) = &p.mfa {
-        form.push(("SerialNumber", m.serial));
-        form.push(("TokenCode", m.code));
+        after.push(("SerialNumber", m.serial));
+        after.push(("TokenCode", m.code));
     }
-    let body = form_encode(&form);
+    let body = assume_form(op, p.role_arn, p.session_name, &[], p.duration_seconds, &after);
     let http_err = |source| StsError::Http { about: about(op, "", p.profile, p.role_arn), source };
     let (client, signing_region) = client(ctx, p.region, p.profile, true, &http_err)?;
     let (host, path) = host_and_path(&client.endpoint().base);
@@ -282,18 +273,8 @@ pub fn assume_role_with_web_identity(
     token: &Secret,
 ) -> Result<Assumed, StsError> {
     let op = Op::AssumeRoleWithWebIdentity;
-    let duration = p.duration_seconds.map(|d| d.to_string());
-    let mut form: Vec<(&str, &str)> = vec![
-        ("Action", op.name()),
-        ("Version", API_VERSION),
-        ("RoleArn", p.role_arn),
-        ("RoleSessionName", p.session_name),
-        ("WebIdentityToken", token.expose()),
-    ];
-    if let Some(d) = &duration {
-        form.push(("DurationSeconds", d));
-    }
-    let body = form_encode(&form);
+    let body =
+        assume_form(op, p.role_arn, p.session_name, &[("WebIdentityToken", token.expose())], p.duration_seconds, &[]);
     let http_err = |source| StsError::Http { about: about(op, "", p.profile, p.role_arn), source };
     // Unsigned: botocore calls an endpoint override even without a region here.
     let (client, _) = client(ctx, p.region, p.profile, false, &http_err)?;
@@ -371,6 +352,25 @@ fn host_and_path(base: &str) -> (String, String) {
         host = h.to_string();
     }
     (host, path.replace("//", "/"))
+}
+
+/// The form of either assume call: the members both send, with the operation's own members
+/// `before` and `after` `DurationSeconds`, so the order is the API model's (botocore's).
+fn assume_form(
+    op: Op,
+    role_arn: &str,
+    session_name: &str,
+    before: &[(&str, &str)],
+    duration_seconds: Option<u32>,
+    after: &[(&str, &str)],
+) -> String {
+    let duration = duration_seconds.map(|d| d.to_string());
+    let mut form: Vec<(&str, &str)> =
+        vec![("Action", op.name()), ("Version", API_VERSION), ("RoleArn", role_arn), ("RoleSessionName", session_name)];
+    form.extend_from_slice(before);
+    form.extend(duration.as_deref().map(|d| ("DurationSeconds", d)));
+    form.extend_from_slice(after);
+    form_encode(&form)
 }
 
 /// `application/x-www-form-urlencoded`, every reserved byte percent-encoded.
