@@ -7,7 +7,7 @@
 // Test code: failing loudly at the first surprise is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,34 @@ fn credentials_file(akid: &str, secret: &str, token: &str, expires_unix: u64) ->
 /// Writes our `config.json` where the hooks look for it (`$XDG_CONFIG_HOME/cc-aws-keepalive`).
 fn write_config(home: &TestHome, config: &Value) {
     home.write(".config/cc-aws-keepalive/config.json", config.to_string());
+}
+
+/// Our config with `profile` and a `loginCmd` that only leaves a marker file; returns the
+/// marker, there only if a browser login ran.
+fn config_with_browser_login_marker(home: &TestHome, profile: &str) -> PathBuf {
+    let marker = home.join("browser-login.ran");
+    write_config(
+        home,
+        &json!({ "profile": profile, "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
+    );
+    marker
+}
+
+/// A mock AWS whose Bedrock answers `answer`.
+fn mock_answering(answer: &str) -> MockAws {
+    let mock = MockAws::start();
+    mock.set_answer(answer);
+    mock
+}
+
+/// Asserts that neither `secrets` nor a token the mock's SSO-OIDC issued shows in the run's
+/// output.
+fn assert_no_secret_shown(out: &RunOutput, mock: &MockAws, secrets: &[String]) {
+    let mut all = secrets.to_vec();
+    all.extend(mock.issued_access_tokens());
+    all.extend(mock.issued_refresh_tokens());
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert_no_secret(&format!("{}\n{}", out.stdout, out.stderr), &refs);
 }
 
 /// `claude -p PROMPT` with the Bedrock-on-mock environment and no static AWS keys.
@@ -102,8 +130,7 @@ fn bin(name: &str) -> PathBuf {
 #[ignore = "needs the real Claude Code; run by cargo xtask ci"]
 fn credential_file_provider_recovers_through_auto_login() {
     let now = unix_now();
-    let mock = MockAws::start();
-    mock.set_answer("E2E_ANSWER_CREDENTIAL_FILE");
+    let mock = mock_answering("E2E_ANSWER_CREDENTIAL_FILE");
     mock.add_key(OLD_AKID, OLD_SECRET, Some(OLD_TOKEN), false);
     mock.add_key(NEW_AKID, NEW_SECRET, Some(NEW_TOKEN), true);
 
@@ -140,7 +167,7 @@ fn credential_file_provider_recovers_through_auto_login() {
         "the expired key was accepted:\n{ctx}"
     );
     assert_eq!(mock.count(Route::Other), 0, "unexpected requests:\n{ctx}");
-    assert_no_secret(&format!("{}\n{}", out.stdout, out.stderr), &[OLD_SECRET, NEW_SECRET, OLD_TOKEN, NEW_TOKEN]);
+    assert_no_secret_shown(&out, &mock, &[OLD_SECRET, NEW_SECRET, OLD_TOKEN, NEW_TOKEN].map(String::from));
 }
 
 /// Builds a plugin directory like the shipped one, with `cc-aws-check` as its
@@ -210,14 +237,12 @@ fn hook_messages(stdout: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs the real Claude Code; run by cargo xtask ci"]
 fn plugin_check_hook_warns_before_expiry() {
-    let now = unix_now();
-    let mock = MockAws::start();
-    mock.set_answer("E2E_ANSWER_PLUGIN");
+    let mock = mock_answering("E2E_ANSWER_PLUGIN");
     mock.add_key(NEW_AKID, NEW_SECRET, Some(NEW_TOKEN), true);
 
     let home = TestHome::new();
     // Valid for two more hours, well inside the warning window below.
-    home.write(".aws/credentials", credentials_file(NEW_AKID, NEW_SECRET, NEW_TOKEN, now + 2 * 3600));
+    home.write(".aws/credentials", credentials_file(NEW_AKID, NEW_SECRET, NEW_TOKEN, unix_now() + 2 * 3600));
     write_config(&home, &json!({ "warnMinutes": 600 }));
     let plugin = dist_plugin_dir(&home);
 
@@ -245,19 +270,18 @@ const SSO: SsoConfig = SsoConfig { sso_region: "us-east-1", role_name: "BedrockU
 /// IAM Identity Center: the access token has expired, the refresh token is good. Claude Code
 /// must get an answer with no browser login, after exactly one CreateToken, signing Bedrock
 /// requests with the role credentials the portal issued.
-#[test]
-#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
-fn sso_session_refreshes_silently() {
+/// A HOME with `aws_config` and an IAM Identity Center session ([`SSO`]) whose access token
+/// has expired and whose refresh token works at `mock`; our config uses `profile`, its
+/// `loginCmd` only leaves a marker. Returns the HOME, the marker and the secrets in play.
+fn expired_sso_session(mock: &MockAws, aws_config: &str, profile: &str) -> (TestHome, PathBuf, Vec<String>) {
     let now = unix_now();
-    let mock = MockAws::start();
-    mock.set_answer("E2E_ANSWER_SSO");
     let (access, refresh, client_secret) = ("E2EAT-expired-access-token", "E2ERT-refresh-token", "E2ECS-client-secret");
     mock.set_oidc_client("e2e-client", client_secret);
     mock.set_refresh_token(refresh);
     mock.add_access_token(access, false);
 
     let home = TestHome::new();
-    home.write(".aws/config", SSO.config_text());
+    home.write(".aws/config", aws_config);
     let token = SSO.token_json(
         ("e2e-client", client_secret),
         access,
@@ -265,13 +289,16 @@ fn sso_session_refreshes_silently() {
         &rfc3339(now - 600),
         &rfc3339(now + 30 * 86400),
     );
-    let cache = SSO.token_rel();
-    home.write(&cache, token.to_string());
-    let marker = home.join("browser-login.ran");
-    write_config(
-        &home,
-        &json!({ "profile": "dev", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
-    );
+    home.write(SSO.token_rel(), token.to_string());
+    let marker = config_with_browser_login_marker(&home, profile);
+    (home, marker, vec![access.into(), refresh.into(), client_secret.into()])
+}
+
+#[test]
+#[ignore = "needs the real Claude Code; run by cargo xtask ci"]
+fn sso_session_refreshes_silently() {
+    let mock = mock_answering("E2E_ANSWER_SSO");
+    let (home, marker, secrets) = expired_sso_session(&mock, &SSO.config_text(), "dev");
     let (out, ctx) = claude_with_our_settings(&home, &mock, "E2E_ANSWER_SSO");
     assert!(!marker.exists(), "a browser login ran:\n{ctx}");
     assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
@@ -281,13 +308,9 @@ fn sso_session_refreshes_silently() {
         reqs.iter().any(|r| r.route == Route::BedrockStream && role_keys.iter().any(|k| r.signed_ok_by(k))),
         "no Bedrock stream call signed with the issued role credentials:\n{ctx}"
     );
-    let stored: Value = serde_json::from_str(&home.read(&cache)).unwrap();
+    let stored: Value = serde_json::from_str(&home.read(SSO.token_rel())).unwrap();
     assert_eq!(stored["refreshToken"].as_str(), mock.refresh_token().as_deref(), "rotated refresh token stored");
-    let mut secrets = vec![access.to_string(), refresh.to_string(), client_secret.to_string()];
-    secrets.extend(mock.issued_access_tokens());
-    secrets.extend(mock.issued_refresh_tokens());
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(&format!("{}\n{}", out.stdout, out.stderr), &refs);
+    assert_no_secret_shown(&out, &mock, &secrets);
 }
 
 /// How long the mock holds Claude Code's first Bedrock request while the test kills the
@@ -386,7 +409,7 @@ impl MidSession {
     /// Claude Code answered `answer` with no browser login (`marker` absent), met the expiry
     /// on its stream call, ran the export again, and its final stream call was signed with
     /// `new_key`; the dead key was never accepted after it died.
-    fn assert_survived(&self, mock: &MockAws, home: &TestHome, answer: &str, marker: &std::path::Path, new_key: &str) {
+    fn assert_survived(&self, mock: &MockAws, home: &TestHome, answer: &str, marker: &Path, new_key: &str) {
         let (ctx, dead) = (&self.ctx, self.dead_key.as_str());
         assert!(self.out.success(), "claude failed:\n{ctx}");
         assert!(self.out.stdout.contains(answer), "no answer:\n{ctx}");
@@ -423,44 +446,89 @@ const CHAIN_ROLE_CACHE: &str = ".aws/cli/cache/f80c9ecace670741c5910425d552bb9de
 /// A role chain over IAM Identity Center: profile `bedrock` assumes [`CHAIN_ROLE`] with the
 /// SSO profile `dev` as its source; the SSO access token has expired, the refresh token works.
 /// Returns the HOME, the marker a browser login would create, and the secrets in play.
-fn chain_over_sso(mock: &MockAws, answer: &str) -> (TestHome, PathBuf, Vec<String>) {
-    let now = unix_now();
-    mock.set_answer(answer);
-    let (access, refresh, client_secret) = ("E2EAT-chain-expired-token", "E2ERT-chain-refresh", "E2ECS-chain-secret");
-    mock.set_oidc_client("e2e-client", client_secret);
-    mock.set_refresh_token(refresh);
-    mock.add_access_token(access, false);
-
-    let home = TestHome::new();
-    home.write(
-        ".aws/config",
-        format!(
-            "{}\n[profile bedrock]\nrole_arn = {CHAIN_ROLE}\nsource_profile = dev\nregion = us-east-1\n",
-            SSO.config_text()
-        ),
+fn chain_over_sso(mock: &MockAws) -> (TestHome, PathBuf, Vec<String>) {
+    let config = format!(
+        "{}\n[profile bedrock]\nrole_arn = {CHAIN_ROLE}\nsource_profile = dev\nregion = us-east-1\n",
+        SSO.config_text()
     );
-    let token = SSO.token_json(
-        ("e2e-client", client_secret),
-        access,
-        Some(refresh),
-        &rfc3339(now - 600),
-        &rfc3339(now + 30 * 86400),
-    );
-    home.write(SSO.token_rel(), token.to_string());
-    let marker = home.join("browser-login.ran");
-    write_config(
-        &home,
-        &json!({ "profile": "bedrock", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
-    );
-    (home, marker, vec![access.into(), refresh.into(), client_secret.into()])
+    expired_sso_session(mock, &config, "bedrock")
 }
 
-/// Makes the one role key assumed so far invalid at the mock; returns it.
-fn invalidate_the_assumed_role_key(mock: &MockAws) -> String {
-    let issued = mock.sts_issued_keys();
-    assert_eq!(issued.len(), 1, "one AssumeRole before the first Bedrock call:\n{}", mock.dump());
+/// Where an AWS CLI cache file keeps its key: the object and its fields.
+struct CachedKey {
+    object: &'static str,
+    id: &'static str,
+    /// The secret access key and the session token.
+    secrets: [&'static str; 2],
+    expiry: &'static str,
+}
+
+/// botocore's assume-role and SSO role-credential caches (`~/.aws/cli/cache/`).
+const ROLE_CACHE_KEY: CachedKey = CachedKey {
+    object: "Credentials",
+    id: "AccessKeyId",
+    secrets: ["SecretAccessKey", "SessionToken"],
+    expiry: "Expiration",
+};
+/// The `aws login` cache (`~/.aws/login/cache/`).
+const LOGIN_CACHE_KEY: CachedKey = CachedKey {
+    object: "accessToken",
+    id: "accessKeyId",
+    secrets: ["secretAccessKey", "sessionToken"],
+    expiry: "expiresAt",
+};
+
+impl CachedKey {
+    fn read(&self, path: &Path) -> Value {
+        let cached: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("the cache is JSON");
+        cached[self.object].clone()
+    }
+
+    /// The secret and the token of the key cached in `path`.
+    fn secrets(&self, path: &Path) -> [String; 2] {
+        let keys = self.read(path);
+        self.secrets.map(|k| keys[k].as_str().unwrap().to_string())
+    }
+
+    /// Asserts that `path` caches `key` (`why` is the message); returns its secret and token.
+    fn assert_holds(&self, path: &Path, key: &str, why: &str) -> [String; 2] {
+        assert_eq!(self.read(path)[self.id], key, "{why}");
+        self.secrets(path)
+    }
+
+    /// Dates the expiry of the key cached in `path` a minute back, in the file's own format,
+    /// leaving the rest of the file as it is.
+    fn age(&self, path: &Path) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let expiry = self.read(path)[self.expiry].as_str().unwrap().to_string();
+        std::fs::write(path, text.replacen(&expiry, &past_like(&expiry, 60), 1)).unwrap();
+    }
+}
+
+/// Makes `issued`, the one key `what` issued so far, invalid at the mock; returns it.
+fn invalidate_the_only_key(mock: &MockAws, issued: &[String], what: &str) -> String {
+    assert_eq!(issued.len(), 1, "one {what} before the first Bedrock call:\n{}", mock.dump());
     mock.set_key_valid(&issued[0], false);
     issued[0].clone()
+}
+
+/// What both role-chain runs end with: Claude Code survived (see [`MidSession::assert_survived`])
+/// onto the latest assumed key after exactly one CreateToken, and the role cache holds that key.
+/// Adds the key's secret and token to `secrets`.
+fn assert_role_chain_survived(
+    run: &MidSession,
+    mock: &MockAws,
+    home: &TestHome,
+    answer: &str,
+    marker: &Path,
+    secrets: &mut Vec<String>,
+) {
+    let ctx = &run.ctx;
+    let new_key = mock.sts_issued_keys().last().cloned().unwrap();
+    run.assert_survived(mock, home, answer, marker, &new_key);
+    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
+    let why = format!("the new key is cached:\n{ctx}");
+    secrets.extend(ROLE_CACHE_KEY.assert_holds(&home.join(CHAIN_ROLE_CACHE), &new_key, &why));
 }
 
 /// The role chain of [`chain_over_sso`]: Claude Code's startup `awsAuthRefresh` makes one
@@ -471,41 +539,25 @@ fn invalidate_the_assumed_role_key(mock: &MockAws) -> String {
 #[test]
 #[ignore = "needs the real Claude Code; run by cargo xtask ci"]
 fn role_chain_over_sso_survives_expiry() {
-    let mock = MockAws::start();
-    let (home, marker, mut secrets) = chain_over_sso(&mock, "E2E_ANSWER_ROLE_CHAIN");
+    let mock = mock_answering("E2E_ANSWER_ROLE_CHAIN");
+    let (home, marker, mut secrets) = chain_over_sso(&mock);
+    let role_cache = home.join(CHAIN_ROLE_CACHE);
     let run = claude_through_mid_session_expiry(&home, &mock, || {
-        let dead = invalidate_the_assumed_role_key(&mock);
-        let text = home.read(CHAIN_ROLE_CACHE);
-        let cached: Value = serde_json::from_str(&text).unwrap();
-        let creds = &cached["Credentials"];
-        assert_eq!(creds["AccessKeyId"], dead.as_str(), "the role cache holds the exported key");
-        secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| creds[k].as_str().unwrap().to_string()));
-        let expiration = creds["Expiration"].as_str().unwrap();
-        home.write(CHAIN_ROLE_CACHE, text.replacen(expiration, &past_like(expiration, 60), 1));
+        let dead = invalidate_the_only_key(&mock, &mock.sts_issued_keys(), "AssumeRole");
+        secrets.extend(ROLE_CACHE_KEY.assert_holds(&role_cache, &dead, "the role cache holds the exported key"));
+        ROLE_CACHE_KEY.age(&role_cache);
         dead
     });
     let ctx = &run.ctx;
-    let new_key = mock.sts_issued_keys().last().cloned().unwrap();
-    run.assert_survived(&mock, &home, "E2E_ANSWER_ROLE_CHAIN", &marker, &new_key);
+    assert_role_chain_survived(&run, &mock, &home, "E2E_ANSWER_ROLE_CHAIN", &marker, &mut secrets);
     assert!(mock.assume_role_count(CHAIN_ROLE) >= 2, "the role was not assumed again:\n{ctx}");
-    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
     let sso_keys = mock.issued_role_keys();
     assert!(
         mock.sts_calls().iter().all(|c| c.source_key.as_ref().is_some_and(|k| sso_keys.contains(k))),
         "every AssumeRole is signed with the SSO role credentials:\n{ctx}"
     );
-    let cached: Value = serde_json::from_str(&home.read(CHAIN_ROLE_CACHE)).unwrap();
-    let creds = &cached["Credentials"];
-    assert_eq!(creds["AccessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
-    secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| creds[k].as_str().unwrap().to_string()));
-    let sso_cache = home.read(".aws/cli/cache/".to_string() + &sso_role_cache_name(&home));
-    let sso_creds: Value = serde_json::from_str(&sso_cache).unwrap();
-    secrets
-        .extend(["SecretAccessKey", "SessionToken"].map(|k| sso_creds["Credentials"][k].as_str().unwrap().to_string()));
-    secrets.extend(mock.issued_access_tokens());
-    secrets.extend(mock.issued_refresh_tokens());
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
+    secrets.extend(ROLE_CACHE_KEY.secrets(&home.join(".aws/cli/cache").join(sso_role_cache_name(&home))));
+    assert_no_secret_shown(&run.out, &mock, &secrets);
 }
 
 /// The role chain of [`chain_over_sso`], its credentials refused by AWS mid-session while our
@@ -516,28 +568,22 @@ fn role_chain_over_sso_survives_expiry() {
 #[test]
 #[ignore = "needs the real Claude Code; run by cargo xtask ci"]
 fn role_chain_over_sso_survives_revocation() {
-    let mock = MockAws::start();
-    let (home, marker, mut secrets) = chain_over_sso(&mock, "E2E_ANSWER_REVOKED");
-    let run = claude_through_mid_session_expiry(&home, &mock, || invalidate_the_assumed_role_key(&mock));
+    let mock = mock_answering("E2E_ANSWER_REVOKED");
+    let (home, marker, mut secrets) = chain_over_sso(&mock);
+    let run = claude_through_mid_session_expiry(&home, &mock, || {
+        invalidate_the_only_key(&mock, &mock.sts_issued_keys(), "AssumeRole")
+    });
     let ctx = &run.ctx;
-    let new_key = mock.sts_issued_keys().last().cloned().unwrap();
-    run.assert_survived(&mock, &home, "E2E_ANSWER_REVOKED", &marker, &new_key);
+    assert_role_chain_survived(&run, &mock, &home, "E2E_ANSWER_REVOKED", &marker, &mut secrets);
     assert!(calls(&home, "refresh") >= 2, "no awsAuthRefresh after the refusal:\n{ctx}");
     assert_eq!(mock.assume_role_count(CHAIN_ROLE), 2, "the role was not assumed exactly once more:\n{ctx}");
-    assert_eq!(mock.count(Route::Token), 1, "exactly one CreateToken:\n{ctx}");
-    let cached: Value = serde_json::from_str(&home.read(CHAIN_ROLE_CACHE)).unwrap();
-    assert_eq!(cached["Credentials"]["AccessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
-    secrets.extend(["SecretAccessKey", "SessionToken"].map(|k| cached["Credentials"][k].as_str().unwrap().to_string()));
-    secrets.extend(mock.issued_access_tokens());
-    secrets.extend(mock.issued_refresh_tokens());
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
+    assert_no_secret_shown(&run.out, &mock, &secrets);
 }
 
 /// The name of the SSO role-credential cache file in `~/.aws/cli/cache/` (the one that is not
 /// [`CHAIN_ROLE_CACHE`]).
 fn sso_role_cache_name(home: &TestHome) -> String {
-    let role = std::path::Path::new(CHAIN_ROLE_CACHE).file_name().unwrap();
+    let role = Path::new(CHAIN_ROLE_CACHE).file_name().unwrap();
     let names: Vec<String> = std::fs::read_dir(home.join(".aws/cli/cache"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -557,19 +603,13 @@ fn sso_role_cache_name(home: &TestHome) -> String {
 #[test]
 #[ignore = "needs the real Claude Code; run by cargo xtask ci"]
 fn aws_login_session_survives_expiry() {
-    let now = unix_now();
-    let mock = MockAws::start();
-    mock.set_answer("E2E_ANSWER_AWS_LOGIN");
-
+    let mock = mock_answering("E2E_ANSWER_AWS_LOGIN");
     let home = TestHome::new();
-    let login = mock.write_login_session(&home.join(".aws/login/cache"), "arn:aws:iam::111122223333:user/me", now - 60);
+    let login =
+        mock.write_login_session(&home.join(".aws/login/cache"), "arn:aws:iam::111122223333:user/me", unix_now() - 60);
     home.write(".aws/config", login.config_text("ai", "us-east-1"));
-    let cache = login.cache_path.clone();
-    let marker = home.join("browser-login.ran");
-    write_config(
-        &home,
-        &json!({ "profile": "ai", "loginCmd": format!("touch {}", sh_quote(&marker.to_string_lossy())) }),
-    );
+    let cache = &login.cache_path;
+    let marker = config_with_browser_login_marker(&home, "ai");
 
     let mut secrets: Vec<String> = vec![
         login.secret_access_key.clone(),
@@ -578,33 +618,23 @@ fn aws_login_session_survives_expiry() {
         login.dpop_key_pem.lines().nth(2).unwrap().to_string(),
     ];
     let run = claude_through_mid_session_expiry(&home, &mock, || {
-        let issued = mock.issued_login_keys();
-        assert_eq!(issued.len(), 1, "one refresh before the first Bedrock call:\n{}", mock.dump());
-        mock.set_key_valid(&issued[0], false);
-        let text = std::fs::read_to_string(&cache).unwrap();
-        let cached: Value = serde_json::from_str(&text).unwrap();
-        let keys = &cached["accessToken"];
-        assert_eq!(keys["accessKeyId"], issued[0].as_str(), "the login cache holds the exported key");
-        secrets.extend(["secretAccessKey", "sessionToken"].map(|k| keys[k].as_str().unwrap().to_string()));
-        let expires_at = keys["expiresAt"].as_str().unwrap();
-        std::fs::write(&cache, text.replacen(expires_at, &past_like(expires_at, 60), 1)).unwrap();
-        issued[0].clone()
+        let dead = invalidate_the_only_key(&mock, &mock.issued_login_keys(), "refresh");
+        secrets.extend(LOGIN_CACHE_KEY.assert_holds(cache, &dead, "the login cache holds the exported key"));
+        LOGIN_CACHE_KEY.age(cache);
+        dead
     });
     let ctx = &run.ctx;
     let new_key = mock.issued_login_keys().last().cloned().unwrap();
     run.assert_survived(&mock, &home, "E2E_ANSWER_AWS_LOGIN", &marker, &new_key);
     assert!(mock.login_refresh_calls() >= 2, "no second refresh:\n{ctx}");
     assert_eq!(mock.rejected_dpop_proofs(), Vec::<String>::new(), "a DPoP proof was refused:\n{ctx}");
-    let cached: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).expect("the cache is JSON");
-    let keys = &cached["accessToken"];
-    assert_eq!(keys["accessKeyId"], new_key.as_str(), "the new key is cached:\n{ctx}");
+    secrets.extend(LOGIN_CACHE_KEY.assert_holds(cache, &new_key, &format!("the new key is cached:\n{ctx}")));
+    let cached: Value = serde_json::from_str(&std::fs::read_to_string(cache).unwrap()).expect("the cache is JSON");
     let rotated = mock.issued_login_refresh_tokens();
     assert_eq!(rotated.len(), mock.login_refresh_calls(), "every refresh rotated the token:\n{ctx}");
     assert_eq!(cached["refreshToken"].as_str(), rotated.last().map(String::as_str), "rotated refresh token stored");
-    secrets.extend(["secretAccessKey", "sessionToken"].map(|k| keys[k].as_str().unwrap().to_string()));
     secrets.extend(rotated);
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(&format!("{}\n{}", run.out.stdout, run.out.stderr), &refs);
+    assert_no_secret_shown(&run.out, &mock, &secrets);
 }
 
 #[test]

@@ -43,6 +43,18 @@ pub fn run(home: &TestHome, mock: &MockAws, name: &str, env: &[(&str, &str)]) ->
     out
 }
 
+/// `n` exports at once against the mock, each with nothing on stdin.
+fn parallel_exports(home: &TestHome, mock: &MockAws, n: usize) -> Vec<RunOutput> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut cmd = home.command(bin("export"));
+            cmd.env("AWS_ENDPOINT_URL", mock.url());
+            std::thread::spawn(move || test_support::run(&mut cmd, b"", Duration::from_secs(60)))
+        })
+        .collect();
+    children.into_iter().map(|c| c.join().unwrap()).collect()
+}
+
 pub fn exported_key(out: &RunOutput) -> String {
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|_| panic!("{}", out.describe()));
     v["Credentials"]["AccessKeyId"].as_str().unwrap().to_string()
@@ -77,14 +89,7 @@ fn a_role_over_keys_is_assumed_once_and_cached_where_the_aws_cli_looks() {
 fn eight_parallel_exports_assume_the_role_once() {
     let mock = MockAws::start();
     let home = keys_home(&mock, "");
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = home.command(bin("export"));
-            cmd.env("AWS_ENDPOINT_URL", mock.url());
-            std::thread::spawn(move || test_support::run(&mut cmd, b"", Duration::from_secs(60)))
-        })
-        .collect();
-    let keys: Vec<String> = children.into_iter().map(|c| exported_key(&c.join().unwrap())).collect();
+    let keys: Vec<String> = parallel_exports(&home, &mock, 8).iter().map(exported_key).collect();
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
     assert_eq!(mock.count(Route::Sts), 1, "one AssumeRole for eight callers");
 }
@@ -174,13 +179,8 @@ fn an_mfa_role_says_what_to_run_and_then_uses_the_cached_credentials() {
     );
     // What `cc-aws-keepalive refresh --profile bedrock` leaves behind: the hooks use it.
     let step = keepalive_core::providers::RoleStep {
-        profile: "bedrock".into(),
-        role_arn: ROLE.into(),
-        session_name: None,
-        external_id: None,
         mfa_serial: Some("arn:aws:iam::111122223333:mfa/me".into()),
-        duration_seconds: None,
-        region: Some("us-east-1".into()),
+        ..keepalive_core::providers::RoleStep::new("bedrock", ROLE, Some("us-east-1".into()))
     };
     let key = keepalive_core::providers::assume_role::cache_key(&step);
     let expires = test_support::rfc3339(test_support::unix_now() + 3000).replace('Z', "UTC");
@@ -228,14 +228,7 @@ fn eight_parallel_exports_on_an_expired_aws_login_session_refresh_once() {
     let login = mock.write_login_session(&home.join(".aws/login/cache"), session, expired);
     home.write(".aws/config", login.config_text("ai", "us-east-1"));
     home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"ai"}"#);
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = home.command(bin("export"));
-            cmd.env("AWS_ENDPOINT_URL", mock.url());
-            std::thread::spawn(move || test_support::run(&mut cmd, b"", Duration::from_secs(60)))
-        })
-        .collect();
-    let outs: Vec<RunOutput> = children.into_iter().map(|c| c.join().unwrap()).collect();
+    let outs = parallel_exports(&home, &mock, 8);
     let keys: Vec<String> = outs.iter().map(exported_key).collect();
     assert_eq!(mock.login_refresh_calls(), 1, "one /v1/token call for eight exports");
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");

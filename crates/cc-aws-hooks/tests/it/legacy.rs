@@ -6,27 +6,11 @@ use test_support::TestHome;
 
 use crate::{run_hook, write_config};
 
-const START_URL: &str = "https://legacy.awsapps.com/start";
 const CONVERT: &str = "convert it to an [sso-session]";
 
-/// Profile `dev`, legacy SSO, whose cached token (as `aws sso login --profile dev` leaves it:
-/// no refresh token, no client registration) expires at `expires`.
+/// Profile `dev`, legacy SSO, whose cached token expires at `expires`.
 fn legacy_home(expires: &str) -> TestHome {
-    let home = TestHome::new();
-    home.write(
-        ".aws/config",
-        format!(
-            "[profile dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\nsso_account_id = 111122223333\n\
-             sso_role_name = Admin\nregion = us-east-1\n"
-        ),
-    );
-    let token = serde_json::json!({
-        "startUrl": START_URL, "region": "us-east-1",
-        "accessToken": "aoaLEGACYaccessTOKEN0123456789", "expiresAt": expires
-    });
-    home.write(test_support::sso::token_rel(START_URL), token.to_string());
-    write_config(&home, r#"{"profile":"dev"}"#);
-    home
+    crate::legacy_sso::legacy_home("aoaLEGACYaccessTOKEN0123456789", expires)
 }
 
 #[test]

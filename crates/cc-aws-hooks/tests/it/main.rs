@@ -12,6 +12,8 @@ mod engine;
 mod export;
 mod faults;
 mod legacy;
+#[path = "../../../cc-aws-keepalive/tests/it/legacy_sso.rs"]
+mod legacy_sso;
 mod load;
 mod refresh;
 mod refused;

@@ -112,6 +112,23 @@ fn notes(stdout: &str) -> Vec<&str> {
     stdout.lines().filter(|l| l.starts_with("! ")).collect()
 }
 
+/// `status` at the fixed clock with the hooks on `profile`: it succeeds and shows no secret
+/// (nor one of `extra`); returns its stdout.
+fn status(home: &TestHome, profile: &str, extra: &[String]) -> String {
+    let out = run_at_now(home, None, &["status"], &[("AWS_PROFILE", profile)]);
+    assert_eq!(out.status, Some(0), "{}", out.describe());
+    assert_no_secret(&(out.stdout.clone() + &out.stderr), extra);
+    out.stdout
+}
+
+/// The same with `--json`, parsed.
+fn status_json(home: &TestHome, profile: &str, extra: &[String]) -> Value {
+    let out = run_at_now(home, None, &["status", "--json"], &[("AWS_PROFILE", profile)]);
+    assert_eq!(out.status, Some(0), "{}", out.describe());
+    assert_no_secret(&out.stdout, extra);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 fn profile_json<'a>(v: &'a Value, name: &str) -> &'a Value {
     v["profiles"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no {name}: {v}"))
 }
@@ -131,26 +148,20 @@ fn status_shows_a_role_chain_over_sso_with_the_cached_role_expiry_and_the_sessio
     // dev's own role credentials are not cached; the assumed role's are, for an hour.
     write_role_cache(&home, ROLE_CACHE, ROLE, "ASIACACHEDROLE000001", "2026-11-22T13:00:00UTC");
 
-    let out = run_at_now(&home, None, &["status"], &[("AWS_PROFILE", "bedrock")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
+    let stdout = status(&home, "bedrock", &[]);
     assert_eq!(
-        profile_table(&out.stdout),
+        profile_table(&stdout),
         "Profiles used by the Claude Code hooks\n\
          \x20 PROFILE  SOURCE      SESSION / FIELD                          CREDENTIALS  NEXT LOGIN\n\
          \x20 bedrock  role chain  bedrock ← role ← dev (sso-session corp)  1h0m         login in 90d0h",
-        "\n{}",
-        out.stdout
+        "\n{stdout}"
     );
     // The SSO session row says when the login is due; nothing is due within a day.
-    assert!(out.stdout.contains("  corp     dev       20m"), "{}", out.stdout);
-    assert_eq!(notes(&out.stdout), Vec::<&str>::new(), "{}", out.stdout);
-    assert_no_secret(&(out.stdout.clone() + &out.stderr), &[]);
+    assert!(stdout.contains("  corp     dev       20m"), "{stdout}");
+    assert_eq!(notes(&stdout), Vec::<&str>::new(), "{stdout}");
 
-    let out = run_at_now(&home, None, &["status", "--json"], &[("AWS_PROFILE", "bedrock")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
-    assert_no_secret(&out.stdout, &[]);
-    let v: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(v["profiles"].as_array().unwrap().len(), 1, "{}", out.stdout);
+    let v = status_json(&home, "bedrock", &[]);
+    assert_eq!(v["profiles"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(
         v["profiles"][0],
         json!({
@@ -160,8 +171,7 @@ fn status_shows_a_role_chain_over_sso_with_the_cached_role_expiry_and_the_sessio
             "stepNeededAt": "2027-02-20T12:00:00Z", "stepNeeded": "login",
             "nextStep": "run `aws sso login --sso-session corp`", "error": null
         }),
-        "\n{}",
-        out.stdout
+        "\n{v}"
     );
 }
 
@@ -196,31 +206,24 @@ fn status_shows_an_aws_login_session_and_when_it_ends() {
     let login = write_login_cache(&home, session, "2026-11-22T12:08:00Z", u64::try_from(logged_in).unwrap());
     home.write(".aws/config", login.config_text("ai", "us-east-1"));
 
-    let out = run_at_now(&home, None, &["status"], &[("AWS_PROFILE", "ai")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
+    let pem_body: String = login.dpop_key_pem.lines().nth(1).unwrap().chars().skip(12).collect();
+    let stdout = status(&home, "ai", std::slice::from_ref(&pem_body));
     assert_eq!(
-        profile_table(&out.stdout),
+        profile_table(&stdout),
         "Profiles used by the Claude Code hooks\n\
          \x20 PROFILE  SOURCE     SESSION / FIELD  CREDENTIALS  NEXT LOGIN\n\
          \x20 ai       aws-login  -                8m           login in 10h0m",
-        "\n{}",
-        out.stdout
+        "\n{stdout}"
     );
-    assert!(out.stdout.contains("SSO sessions: none in the AWS config"), "{}", out.stdout);
+    assert!(stdout.contains("SSO sessions: none in the AWS config"), "{stdout}");
     // Within a day: a note names the chain, when the login is due and the command.
     assert_eq!(
-        notes(&out.stdout),
+        notes(&stdout),
         ["! profile ai (ai (aws login)): needs a login in 10h0m; run `aws login --profile ai`"],
-        "{}",
-        out.stdout
+        "{stdout}"
     );
-    let pem_body: String = login.dpop_key_pem.lines().nth(1).unwrap().chars().skip(12).collect();
-    assert_no_secret(&(out.stdout.clone() + &out.stderr), std::slice::from_ref(&pem_body));
 
-    let out = run_at_now(&home, None, &["status", "--json"], &[("AWS_PROFILE", "ai")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
-    assert_no_secret(&out.stdout, &[pem_body]);
-    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let v = status_json(&home, "ai", &[pem_body]);
     assert_eq!(
         *profile_json(&v, "ai"),
         json!({
@@ -230,8 +233,7 @@ fn status_shows_an_aws_login_session_and_when_it_ends() {
             "stepNeededAt": "2026-11-22T22:00:00Z", "stepNeeded": "login",
             "nextStep": "run `aws login --profile ai`", "error": null
         }),
-        "\n{}",
-        out.stdout
+        "\n{v}"
     );
 }
 
@@ -242,45 +244,37 @@ fn status_shows_when_an_mfa_role_needs_a_code_and_what_to_run() {
     home.write(".aws/config", mfa_profile());
 
     // Nothing cached: the code is needed now.
-    let out = run_at_now(&home, None, &["status"], &[("AWS_PROFILE", "admin")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
-    let table = profile_table(&out.stdout);
+    let stdout = status(&home, "admin", &[]);
+    let table = profile_table(&stdout);
     assert!(
         table.ends_with("  admin    role chain  admin ← role ← src (keys in credentials)  -            mfa NOW"),
-        "\n{}",
-        out.stdout
+        "\n{stdout}"
     );
     assert_eq!(
-        notes(&out.stdout),
+        notes(&stdout),
         [
             "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code now; run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code"
         ],
-        "{}",
-        out.stdout
+        "{stdout}"
     );
 
     // Cached for an hour (under the key that includes the MFA serial): the code is due then.
     write_role_cache(&home, MFA_CACHE, MFA_ROLE, "ASIACACHEDMFAROLE001", "2026-11-22T13:00:00UTC");
-    let out = run_at_now(&home, None, &["status"], &[("AWS_PROFILE", "admin")]);
-    assert_eq!(out.status, Some(0), "{}", out.describe());
+    let stdout = status(&home, "admin", &[]);
     assert!(
-        profile_table(&out.stdout)
+        profile_table(&stdout)
             .ends_with("  admin    role chain  admin ← role ← src (keys in credentials)  1h0m         mfa in 1h0m"),
-        "\n{}",
-        out.stdout
+        "\n{stdout}"
     );
     assert_eq!(
-        notes(&out.stdout),
+        notes(&stdout),
         [
             "! profile admin (admin ← role ← src (keys in credentials)): needs an MFA code in 1h0m; run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code"
         ],
-        "{}",
-        out.stdout
+        "{stdout}"
     );
-    assert_no_secret(&(out.stdout.clone() + &out.stderr), &[]);
 
-    let out = run_at_now(&home, None, &["status", "--json"], &[("AWS_PROFILE", "admin")]);
-    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let v = status_json(&home, "admin", &[]);
     assert_eq!(
         *profile_json(&v, "admin"),
         json!({
@@ -291,10 +285,8 @@ fn status_shows_when_an_mfa_role_needs_a_code_and_what_to_run() {
             "nextStep": "run `cc-aws-keepalive refresh --profile admin` in a terminal and enter your MFA code",
             "error": null
         }),
-        "\n{}",
-        out.stdout
+        "\n{v}"
     );
-    assert_no_secret(&out.stdout, &[]);
 }
 
 // ---------------------------------------------------------------------------------------------

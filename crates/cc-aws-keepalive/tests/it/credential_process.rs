@@ -2,8 +2,6 @@
 //! can prompt and shows its last stderr line, and a failed run makes `status` show the error
 //! and `doctor` fail until a run succeeds.
 
-use std::os::unix::fs::PermissionsExt;
-
 use test_support::{TestHome, assert_no_secret};
 
 use crate::run;
@@ -39,20 +37,7 @@ fn proc_home(helper: &str) -> TestHome {
         ".aws/config",
         format!("[profile proc]\ncredential_process = sh {}\nregion = us-east-1\n", script.display()),
     );
-    for b in ["cc-aws-export", "cc-aws-refresh"] {
-        let p = home.write(format!("bin/{b}"), "#!/bin/sh\n");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    home.write(
-        ".claude/settings.json",
-        serde_json::json!({
-            "env": {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1", "AWS_PROFILE": "proc"},
-            "awsCredentialExport": home.join("bin/cc-aws-export").display().to_string(),
-            "awsAuthRefresh": home.join("bin/cc-aws-refresh").display().to_string(),
-        })
-        .to_string(),
-    );
-    home.write(".config/cc-aws-keepalive/config.json", r#"{"profile": "proc"}"#);
+    crate::wire_claude_code(&home, "proc");
     home
 }
 

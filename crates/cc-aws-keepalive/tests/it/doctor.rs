@@ -1,7 +1,5 @@
 //! `doctor`: each known trap is found with its fix; a clean setup passes.
 
-use std::os::unix::fs::PermissionsExt;
-
 use test_support::TestHome;
 
 use crate::{command, run, sso_mock};
@@ -24,20 +22,7 @@ fn clean_home() -> TestHome {
         Some(crate::REFRESH),
         &crate::iso(now + time::Duration::days(60)),
     );
-    for b in ["cc-aws-export", "cc-aws-refresh"] {
-        let p = home.write(format!("bin/{b}"), "#!/bin/sh\n");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    home.write(
-        ".claude/settings.json",
-        serde_json::json!({
-            "env": {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1", "AWS_PROFILE": "dev"},
-            "awsCredentialExport": home.join("bin/cc-aws-export").display().to_string(),
-            "awsAuthRefresh": home.join("bin/cc-aws-refresh").display().to_string(),
-        })
-        .to_string(),
-    );
-    home.write(".config/cc-aws-keepalive/config.json", r#"{"profile": "dev"}"#);
+    crate::wire_claude_code(&home, "dev");
     home
 }
 

@@ -12,6 +12,7 @@ mod credential_process;
 mod daemon;
 mod doctor;
 mod faults;
+mod legacy_sso;
 mod logs;
 mod refresh;
 mod region;
@@ -78,6 +79,26 @@ pub fn write_token(home: &TestHome, session: &str, access_expires: &str, refresh
 pub fn chmod(p: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Everything `doctor` wants wired around the AWS config, for the hooks' profile `profile`:
+/// `~/.claude/settings.json` with Bedrock on, `AWS_REGION` and `AWS_PROFILE` set and both hooks
+/// pointing at (stub) binaries that exist, and our config naming `profile`.
+pub fn wire_claude_code(home: &TestHome, profile: &str) {
+    for b in ["cc-aws-export", "cc-aws-refresh"] {
+        let p = home.write(format!("bin/{b}"), "#!/bin/sh\n");
+        chmod(&p, 0o755);
+    }
+    home.write(
+        ".claude/settings.json",
+        serde_json::json!({
+            "env": {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1", "AWS_PROFILE": profile},
+            "awsCredentialExport": home.join("bin/cc-aws-export").display().to_string(),
+            "awsAuthRefresh": home.join("bin/cc-aws-refresh").display().to_string(),
+        })
+        .to_string(),
+    );
+    home.write(".config/cc-aws-keepalive/config.json", serde_json::json!({ "profile": profile }).to_string());
 }
 
 /// A home with [`aws_config`] and a corp token expiring at `corp_expires`.

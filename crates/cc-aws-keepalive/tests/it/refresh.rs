@@ -197,7 +197,7 @@ fn refresh_renews_credentials_file_keys_once_across_concurrent_runs() {
 
 #[test]
 fn a_legacy_profile_is_told_to_convert() {
-    let home = crate::status::legacy_home("2026-11-22T11:00:00Z");
+    let home = crate::legacy_sso::legacy_home(crate::ACCESS, "2026-11-22T11:00:00Z");
     let out = run_at_now(&home, None, &["refresh", "--no-browser"], &[]);
     assert_eq!(out.status, Some(1), "{}", out.describe());
     assert!(out.stdout.contains("profile dev: browser login needed"), "{}", out.stdout);

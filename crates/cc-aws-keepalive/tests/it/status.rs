@@ -2,6 +2,7 @@
 
 use test_support::TestHome;
 
+use crate::legacy_sso::legacy_home;
 use crate::{ACCESS, REFRESH, assert_clean, run_at_now, sso_home, write_token};
 
 /// corp: 20 minutes left, silently refreshable; other: no token; a legacy
@@ -155,29 +156,9 @@ fn unreadable_cache_is_reported_not_fatal() {
     assert!(!out.stdout.contains(ACCESS) && !out.stdout.contains(REFRESH));
 }
 
-/// Profile `dev`, legacy SSO (start URL in the profile), its token without a refresh token
-/// expiring at `expires`.
-pub fn legacy_home(expires: &str) -> TestHome {
-    let home = TestHome::new();
-    let start_url = "https://legacy.awsapps.com/start";
-    home.write(
-        ".aws/config",
-        format!(
-            "[profile dev]\nsso_start_url = {start_url}\nsso_region = us-east-1\nsso_account_id = 111122223333\n\
-             sso_role_name = Admin\nregion = us-east-1\n"
-        ),
-    );
-    let token = serde_json::json!({
-        "startUrl": start_url, "region": "us-east-1", "accessToken": ACCESS, "expiresAt": expires
-    });
-    home.write(test_support::sso::token_rel(start_url), token.to_string());
-    home.write(".config/cc-aws-keepalive/config.json", r#"{"profile":"dev"}"#);
-    home
-}
-
 #[test]
 fn a_legacy_profile_is_told_to_convert_in_the_table_and_the_json() {
-    let home = legacy_home("2026-11-22T14:00:00Z");
+    let home = legacy_home(ACCESS, "2026-11-22T14:00:00Z");
     let out = run_at_now(&home, None, &["status"], &[]);
     assert_eq!(out.status, Some(0), "{}", out.describe());
     let note = out

@@ -3,9 +3,6 @@
 //! real botocore both ways. python3 with botocore is required: these tests fail, never skip,
 //! without it.
 
-use std::process::Command;
-use std::time::Duration as StdDuration;
-
 use keepalive_core::creds::Credentials;
 use keepalive_core::ctx::Ctx;
 use keepalive_core::env::Env;
@@ -13,10 +10,10 @@ use keepalive_core::providers::sts::StsError;
 use keepalive_core::providers::{RoleStep, WebIdentity, assume_role, web_identity};
 use keepalive_core::secret::Secret;
 use serde_json::Value;
-use test_support::{MockAws, Route, TestHome, run};
+use test_support::{MockAws, Route, TestHome};
 use time::OffsetDateTime;
 
-use crate::support::mode;
+use crate::support::{botocore, mode, sha1};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/KalBedrock";
 const SOURCE_KEY: &str = "AKIAKALSOURCE0000001";
@@ -82,15 +79,7 @@ impl Fx {
 }
 
 fn step(role_arn: &str) -> RoleStep {
-    RoleStep {
-        profile: "bedrock".into(),
-        role_arn: role_arn.into(),
-        session_name: None,
-        external_id: None,
-        mfa_serial: None,
-        duration_seconds: None,
-        region: Some("eu-west-1".into()),
-    }
+    RoleStep::new("bedrock", role_arn, Some("eu-west-1".into()))
 }
 
 #[test]
@@ -359,29 +348,10 @@ for arg in sys.argv[1:]:
 print(json.dumps(out))
 "#;
 
+/// Runs a script (`args[0]`, its arguments after it) with botocore, STS at the mock; parses
+/// the JSON it prints.
 fn python(fx: &Fx, args: &[&str]) -> Value {
-    let mut check = fx.home.command("python3");
-    check.args(["-c", "import botocore"]);
-    let out = run(&mut check, b"", StdDuration::from_secs(60));
-    assert!(
-        out.success(),
-        "python3 with botocore is required for these tests: pip install botocore\n{}",
-        out.describe()
-    );
-    let mut cmd: Command = fx.home.command("python3");
-    cmd.arg("-c")
-        .args(args)
-        .env("AWS_CONFIG_FILE", fx.home.join(".aws/config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", fx.home.join(".aws/credentials"))
-        .env("AWS_ENDPOINT_URL_STS", fx.mock.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    let out = run(&mut cmd, b"", StdDuration::from_secs(60));
-    assert!(out.success(), "botocore script failed:\n{}\n{}", out.describe(), fx.mock.dump());
-    serde_json::from_str(out.stdout.trim()).unwrap()
-}
-
-fn sha1(s: &str) -> String {
-    sha1_smol::Sha1::from(s).digest().to_string()
+    serde_json::from_str(botocore(&fx.home, &fx.mock, &["AWS_ENDPOINT_URL_STS"], args).trim()).unwrap()
 }
 
 /// `[profile bedrock]` assumes ROLE with the static keys of `[profile base]`.

@@ -2,14 +2,11 @@
 //! both tools pointed at the same mock. python3 with botocore is required:
 //! these tests fail, never skip, without it.
 
-use std::process::Command;
-use std::time::Duration as StdDuration;
-
 use keepalive_core::providers::sso::{self, RefreshOutcome};
-use test_support::{Route, run};
+use test_support::Route;
 use time::Duration;
 
-use crate::support::{Fixture, config};
+use crate::support::{Fixture, botocore, config, sha1};
 
 /// Loads the token the way botocore's SSO token provider does (refreshing
 /// it when inside botocore's 15-minute window) and prints a digest of it.
@@ -32,29 +29,9 @@ c = s.get_credentials().get_frozen_credentials()
 print("KEY", c.access_key)
 "#;
 
+/// Runs `script` with botocore, its SSO endpoints at the mock.
 fn python(f: &Fixture, script: &str) -> String {
-    let mut check = f.home.command("python3");
-    check.args(["-c", "import botocore"]);
-    let out = run(&mut check, b"", StdDuration::from_secs(60));
-    assert!(
-        out.success(),
-        "python3 with botocore is required for these tests: pip install botocore\n{}",
-        out.describe()
-    );
-    let mut cmd: Command = f.home.command("python3");
-    cmd.args(["-c", script])
-        .env("AWS_CONFIG_FILE", f.home.join(".aws/config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", f.home.join(".aws/credentials"))
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", f.mock.url())
-        .env("AWS_ENDPOINT_URL_SSO", f.mock.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    let out = run(&mut cmd, b"", StdDuration::from_secs(60));
-    assert!(out.success(), "botocore script failed:\n{}\n{}", out.describe(), f.mock.dump());
-    out.stdout
-}
-
-fn sha1(s: &str) -> String {
-    sha1_smol::Sha1::from(s).digest().to_string()
+    botocore(&f.home, &f.mock, &["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO"], &[script])
 }
 
 #[test]

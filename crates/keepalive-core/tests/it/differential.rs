@@ -66,6 +66,8 @@ use test_support::mock::sts::StsCall;
 use test_support::{MockAws, Route, SsoConfig, TestHome, run, unix_now};
 use time::{Duration, OffsetDateTime};
 
+use crate::support::sha1;
+
 /// Chosen because its table holds every tolerated shape (and, before they were fixed, both differences this test found).
 const DEFAULT_SEED: u64 = 101;
 const DEFAULT_CASES: usize = 400;
@@ -1272,10 +1274,6 @@ fn ours(root: &Path, mock: &MockAws, c: &Case) -> Outcome {
         }
         Err(e) => Outcome::Fail(format!("exec [{how}]: {e}")),
     }
-}
-
-fn sha1(s: &str) -> String {
-    sha1_smol::Sha1::from(s).digest().to_string()
 }
 
 /// Ours, unless we handed out a key the mock rejects (a secret or token not its own) that is

@@ -3,7 +3,6 @@
 //! calling Sign-In again. python3 with botocore[crt] is required: these tests fail, never skip,
 //! without it.
 
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration as StdDuration;
 
@@ -77,20 +76,7 @@ impl Fx {
 
     /// Runs `script` with botocore in this home, pointed at the mock; returns stdout.
     fn botocore(&self, script: &str) -> String {
-        let mut cmd: Command = self.home.command("python3");
-        cmd.args(["-c", script])
-            .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.join(".aws/credentials"))
-            .env("AWS_ENDPOINT_URL_SIGNIN", self.mock.url())
-            .env("AWS_EC2_METADATA_DISABLED", "true");
-        let out = run(&mut cmd, b"", StdDuration::from_secs(60));
-        assert!(
-            out.success(),
-            "botocore failed (python3 with botocore[crt] is required):\n{}\n{}",
-            out.describe(),
-            self.mock.dump()
-        );
-        out.stdout
+        crate::support::botocore(&self.home, &self.mock, &["AWS_ENDPOINT_URL_SIGNIN"], &[script])
     }
 }
 

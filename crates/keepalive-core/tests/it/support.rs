@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration as StdDuration;
 
 use keepalive_core::config::Config;
 use keepalive_core::ctx::Ctx;
@@ -11,7 +12,7 @@ use keepalive_core::expiry::to_iso8601;
 use keepalive_core::providers::sso::SsoProfile;
 use keepalive_core::providers::sso::role_cache;
 use serde_json::{Value, json};
-use test_support::{MockAws, SsoConfig, TestHome};
+use test_support::{MockAws, SsoConfig, TestHome, run};
 use time::{Duration, OffsetDateTime};
 
 /// The corp session with a profile `dev` in eu-west-1.
@@ -175,6 +176,42 @@ pub fn is_botocore_timestamp(s: &str) -> bool {
             19 => *c == b'Z',
             _ => c.is_ascii_digit(),
         })
+}
+
+/// Runs `python3 -c` with `args` (the script first) in `home`, botocore reading its AWS files,
+/// calling `mock` for each `AWS_ENDPOINT_URL_*` variable in `endpoints` and never instance
+/// metadata; returns stdout. Fails the test unless botocore imports and the script succeeds.
+pub fn botocore(home: &TestHome, mock: &MockAws, endpoints: &[&str], args: &[&str]) -> String {
+    let mut check = home.command("python3");
+    check.args(["-c", "import botocore"]);
+    let out = run(&mut check, b"", StdDuration::from_secs(60));
+    assert!(
+        out.success(),
+        "python3 with botocore is required for these tests: pip install botocore\n{}",
+        out.describe()
+    );
+    let mut cmd = home.command("python3");
+    cmd.arg("-c")
+        .args(args)
+        .env("AWS_CONFIG_FILE", home.join(".aws/config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join(".aws/credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for var in endpoints {
+        cmd.env(var, mock.url());
+    }
+    let out = run(&mut cmd, b"", StdDuration::from_secs(60));
+    assert!(
+        out.success(),
+        "botocore script failed (`aws login` profiles need botocore[crt]):\n{}\n{}",
+        out.describe(),
+        mock.dump()
+    );
+    out.stdout
+}
+
+/// Lowercase hex SHA-1, as the Python scripts print digests of secrets.
+pub fn sha1(s: &str) -> String {
+    sha1_smol::Sha1::from(s).digest().to_string()
 }
 
 /// A loopback port nothing listens on.

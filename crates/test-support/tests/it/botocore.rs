@@ -1,27 +1,15 @@
 //! The mock against a real AWS client: botocore signs and parses Bedrock, STS, SSO-OIDC and
 //! SSO portal calls against it. Needs python3 with botocore (`pip install botocore`).
 
-use std::time::Duration;
-
 use serde_json::Value;
-use test_support::{MockAws, Route, TestHome, run};
+use test_support::{MockAws, Route};
 
-use crate::{AKID, SECRET, TOKEN, mock_with_key};
+use crate::{AKID, SECRET, TOKEN, botocore_json, mock_with_key};
 
-/// Calls the mock with botocore and prints one JSON object with each call's outcome.
+/// Calls the mock with botocore and prints one JSON object with each call's outcome (run after
+/// the prelude of [`botocore_json`], which defines `session`, `out` and `call`).
 const SCRIPT: &str = r#"
-import json, sys
-try:
-    import botocore.session
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-    from botocore import UNSIGNED
-except ImportError as e:
-    print(json.dumps({"import_error": str(e)}))
-    sys.exit(0)
-
 url, akid, secret, token = sys.argv[1:5]
-session = botocore.session.get_session()
 cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 
 def client(name, signed=True):
@@ -32,14 +20,6 @@ def client(name, signed=True):
     else:
         kw["config"] = cfg.merge(Config(signature_version=UNSIGNED))
     return session.create_client(name, **kw)
-
-out = {}
-def call(name, f):
-    try:
-        out[name] = {"ok": True, "value": f()}
-    except ClientError as e:
-        out[name] = {"ok": False, "code": e.response["Error"]["Code"],
-                     "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
 
 model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
@@ -69,27 +49,10 @@ print(json.dumps(out, default=str))
 "#;
 
 fn botocore(mock: &MockAws, akid: &str, secret: &str, extra: &[&str]) -> Value {
-    let home = TestHome::new();
-    let mut cmd = home.command("python3");
-    cmd.arg("-c")
-        .arg(SCRIPT)
-        .args([mock.url().as_str(), akid, secret, TOKEN])
-        .args(extra)
-        // Keep botocore away from any real configuration or metadata service.
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    let out = run(&mut cmd, b"", Duration::from_secs(60));
-    assert!(
-        out.status.is_some(),
-        "python3 is needed for this test (and botocore: pip install botocore)\n{}",
-        out.describe()
-    );
-    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
-        panic!("botocore script failed ({e}); is botocore installed? pip install botocore\n{}", out.describe())
-    });
-    assert!(v.get("import_error").is_none(), "botocore is missing: pip install botocore ({})", v["import_error"]);
-    v
+    let url = mock.url();
+    let mut args = vec![url.as_str(), akid, secret, TOKEN];
+    args.extend_from_slice(extra);
+    botocore_json(SCRIPT, &args)
 }
 
 #[test]

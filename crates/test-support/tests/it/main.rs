@@ -16,8 +16,11 @@ mod sigv4;
 mod sso;
 mod sts;
 
-use test_support::MockAws;
+use std::time::Duration;
+
+use serde_json::Value;
 use test_support::client::{Creds, HttpResponse, SignedRequest, send_signed};
+use test_support::{MockAws, TestHome, run};
 
 /// A static key registered in most tests.
 pub const AKID: &str = "AKIAMOCKTEST00000001";
@@ -33,6 +36,59 @@ pub fn mock_with_key() -> MockAws {
     let mock = MockAws::start();
     mock.add_key(AKID, SECRET, Some(TOKEN), true);
     mock
+}
+
+/// The start of every script [`botocore_json`] runs: botocore's imports (or
+/// `{"import_error": …}` when it is missing), a session, and `call(name, f)`, which records in
+/// `out` what `f()` returned or the code, message and HTTP status of the error AWS answered.
+const BOTOCORE_PRELUDE: &str = r#"
+import json, sys
+try:
+    import botocore.session
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from botocore import UNSIGNED
+except ImportError as e:
+    print(json.dumps({"import_error": str(e)}))
+    sys.exit(0)
+
+session = botocore.session.get_session()
+out = {}
+def call(name, f):
+    try:
+        out[name] = {"ok": True, "value": f()}
+    except ClientError as e:
+        out[name] = {"ok": False, "code": e.response["Error"]["Code"],
+                     "message": e.response["Error"].get("Message"),
+                     "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
+"#;
+
+/// Runs `script`, after [`BOTOCORE_PRELUDE`], with `args` in python3 in a fresh temp HOME,
+/// botocore kept away from any real configuration or metadata service; returns the one JSON
+/// object the script prints.
+pub fn botocore_json(script: &str, args: &[&str]) -> Value {
+    let home = TestHome::new();
+    let mut cmd = home.command("python3");
+    cmd.arg("-c")
+        .arg(format!("{BOTOCORE_PRELUDE}{script}"))
+        .args(args)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = run(&mut cmd, b"", Duration::from_secs(60));
+    assert!(
+        out.status.is_some(),
+        "python3 is needed for this test (and botocore: pip install botocore)\n{}",
+        out.describe()
+    );
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "botocore script failed ({e}); python3 with botocore is required: pip install botocore\n{}",
+            out.describe()
+        )
+    });
+    assert!(v.get("import_error").is_none(), "botocore is missing: pip install botocore ({})", v["import_error"]);
+    v
 }
 
 /// A minimal Anthropic Messages request body as Claude Code sends it to Bedrock.

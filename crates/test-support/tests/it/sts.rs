@@ -2,12 +2,10 @@
 //! role chaining, keys that work afterwards, and AssumeRoleWithWebIdentity (unsigned).
 //! Needs python3 with botocore (`pip install botocore`).
 
-use std::time::Duration;
-
 use serde_json::Value;
-use test_support::{MockAws, Route, TestHome, run};
+use test_support::{MockAws, Route};
 
-use crate::{AKID, SECRET, TOKEN, mock_with_key};
+use crate::{AKID, SECRET, TOKEN, botocore_json, mock_with_key};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/KalBedrock";
 const STRICT: &str = "arn:aws:iam::111122223333:role/Strict";
@@ -15,16 +13,10 @@ const MFA_ROLE: &str = "arn:aws:iam::111122223333:role/WithMfa";
 const DENIED: &str = "arn:aws:iam::111122223333:role/Denied";
 const SERIAL: &str = "arn:aws:iam::111122223333:mfa/me";
 
-/// Runs the calls with botocore and prints one JSON object with each call's outcome.
+/// Runs the calls with botocore and prints one JSON object with each call's outcome (run after
+/// the prelude of [`botocore_json`], which defines `session`, `out` and `call`).
 const SCRIPT: &str = r#"
-import json, sys
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from botocore import UNSIGNED
-
 url, akid, secret, token, role, strict, mfa_role, denied, serial = sys.argv[1:10]
-session = botocore.session.get_session()
 cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 def sts(k=None, signed=True):
@@ -35,15 +27,6 @@ def sts(k=None, signed=True):
     else:
         kw["config"] = cfg.merge(Config(signature_version=UNSIGNED))
     return session.create_client("sts", **kw)
-
-out = {}
-def call(name, f):
-    try:
-        out[name] = {"ok": True, "value": f()}
-    except ClientError as e:
-        out[name] = {"ok": False, "code": e.response["Error"]["Code"],
-                     "message": e.response["Error"]["Message"],
-                     "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
 
 base = {"AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": token}
 call("assume", lambda: sts(base).assume_role(RoleArn=role, RoleSessionName="boto-1", DurationSeconds=7200))
@@ -67,18 +50,7 @@ print(json.dumps(out, default=lambda o: int(o.timestamp()) if hasattr(o, "timest
 "#;
 
 fn botocore(mock: &MockAws) -> Value {
-    let home = TestHome::new();
-    let mut cmd = home.command("python3");
-    cmd.arg("-c")
-        .arg(SCRIPT)
-        .args([mock.url().as_str(), AKID, SECRET, TOKEN, ROLE, STRICT, MFA_ROLE, DENIED, SERIAL])
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    let out = run(&mut cmd, b"", Duration::from_secs(60));
-    serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
-        panic!("botocore script failed ({e}); python3 with botocore is required\n{}", out.describe())
-    })
+    botocore_json(SCRIPT, &[&mock.url(), AKID, SECRET, TOKEN, ROLE, STRICT, MFA_ROLE, DENIED, SERIAL])
 }
 
 #[test]
