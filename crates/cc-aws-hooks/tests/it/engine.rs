@@ -100,3 +100,15 @@ fn a_missing_engine_is_named_with_a_fix_that_works() {
         assert!(line.contains(&engine.display().to_string()) && line.contains("reinstall"), "{line}");
     }
 }
+
+#[test]
+fn a_hook_started_through_a_link_finds_the_engine_beside_its_file() {
+    let home = home_with_creds("2026-11-22T11:00:00Z");
+    let dir = hooks_beside(&home, true);
+    let elsewhere = home.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(dir.join("cc-aws-export"), elsewhere.join("cc-aws-export")).unwrap();
+    let out = run_copy(&home, &elsewhere, "cc-aws-export");
+    assert_eq!(out.status, Some(3), "{}", out.describe());
+    assert_eq!(engine_runs(&home), ["__hook export"]);
+}

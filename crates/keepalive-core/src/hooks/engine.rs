@@ -74,11 +74,18 @@ pub enum EngineError {
     Detached(#[from] ProcessError),
 }
 
-/// The engine binary: `cc-aws-keepalive` beside the running binary.
+/// The engine binary: `cc-aws-keepalive` beside the running binary, or beside the file it
+/// links to (macOS reports a binary by the path it was started with, which may be a link).
 pub fn exe() -> Result<PathBuf, EngineError> {
     let me = std::env::current_exe().map_err(EngineError::OwnPath)?;
     let path = me.with_file_name(bins::exe(CLI_BIN));
-    if path.is_file() { Ok(path) } else { Err(EngineError::Missing(path)) }
+    if path.is_file() {
+        return Ok(path);
+    }
+    match me.canonicalize().map(|real| real.with_file_name(bins::exe(CLI_BIN))) {
+        Ok(beside_target) if beside_target.is_file() => Ok(beside_target),
+        _ => Err(EngineError::Missing(path)),
+    }
 }
 
 /// Hands this hook's run to the engine, with this process's stdin, stdout, stderr and
