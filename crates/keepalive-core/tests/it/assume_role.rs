@@ -314,6 +314,32 @@ fn web_identity_against_the_mock() {
     test_support::assert_no_secret(&format!("{e} {}", fx.log()), &[&jwt, "eyJSTALETOKEN.x.y"]);
 }
 
+#[test]
+fn refused_web_identity_keys_are_replaced_once() {
+    use keepalive_core::providers::{Base, Chain, exec};
+    let fx = Fx::new();
+    let jwt = format!("eyJWEBTOKEN{}.refused.sig", std::process::id());
+    fx.mock.sts_add_web_identity_token(&jwt);
+    let w = WebIdentity {
+        profile: "eks".into(),
+        role_arn: ROLE.into(),
+        token_file: fx.home.write("token", &jwt),
+        session_name: None,
+        duration_seconds: None,
+        region: Some("eu-west-1".into()),
+    };
+    let chain = Chain { profile: Some("eks".into()), base: Base::WebIdentity(w), roles: Vec::new() };
+    let (ctx, config) = (fx.ctx(), keepalive_core::config::Config::default());
+    let refused = exec::credentials(&ctx, &config, &chain).unwrap();
+    assert_eq!(exec::credentials(&ctx, &config, &chain).unwrap().access_key_id, refused.access_key_id, "cached");
+    let new = exec::replace(&ctx, &config, &chain, &refused).unwrap().unwrap();
+    assert_ne!(new.access_key_id, refused.access_key_id);
+    assert_eq!(fx.mock.sts_calls().len(), 2, "{}", fx.mock.dump());
+    // Another session refused the same key meanwhile: it takes the new one, no call.
+    let again = exec::replace(&ctx, &config, &chain, &refused).unwrap().unwrap();
+    assert_eq!((again.access_key_id, fx.mock.sts_calls().len()), (new.access_key_id, 2));
+}
+
 // ---- botocore ------------------------------------------------------------------------------
 
 /// Loads a profile's credentials the way the AWS CLI does: botocore's chain with the CLI's
